@@ -1,0 +1,155 @@
+"""The Starlette application: GraphQL at /graphql, health probes, and the built web app at /."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from app.auth import InvalidToken, decode_token
+from app.container import Services, build_services
+from app.db import ping, wait_for_database
+from app.migrate import current_revision, head_revision
+from app.settings import Settings, get_settings
+from schema import build_schema
+from schema.context import Context
+
+GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
+
+
+def bearer_token(headers: Headers) -> str | None:
+    value = headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view plus bearer auth and GraphQL-over-HTTP media types."""
+
+    def __init__(self, services: Services) -> None:
+        production = services.settings.is_production
+        super().__init__(build_schema(), graphql_ide=None if production else "graphiql")
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(
+            request=request,
+            response=response,
+            services=self.services,
+            viewer=request.scope.get("viewer"),
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        accept = request.headers.get("accept", "")
+        sub_response.media_type = (
+            GRAPHQL_RESPONSE_MEDIA_TYPE if GRAPHQL_RESPONSE_MEDIA_TYPE in accept else None
+        )
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """With `application/graphql-response+json`, a request error (parse or validation:
+        nothing executed) has no `data` entry and status 400; an executed operation is 200."""
+        request_error = (
+            isinstance(response_data, dict)
+            and response_data.get("data") is None
+            and bool(response_data.get("errors"))
+            and all("path" not in error for error in response_data["errors"])
+        )
+        if sub_response.media_type != GRAPHQL_RESPONSE_MEDIA_TYPE or not request_error:
+            response = super().create_response(response_data, sub_response)
+            if sub_response.media_type == GRAPHQL_RESPONSE_MEDIA_TYPE:
+                response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
+            return response
+        assert isinstance(response_data, dict)
+        without_data = {key: value for key, value in response_data.items() if key != "data"}
+        response = super().create_response(without_data, sub_response)  # type: ignore[arg-type]
+        response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
+        response.status_code = 400
+        return response
+
+    async def execute_single(
+        self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        """As Strawberry's, but a mutation sent with GET is 405 Method Not Allowed."""
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as error:
+            if request_adapter.method == "GET" and error.status_code == 400:
+                raise HTTPException(405, "Send mutations with POST") from error
+            raise
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            token = bearer_token(Headers(scope=scope))
+            if token is not None:
+                try:
+                    scope["viewer"] = decode_token(self.services.settings, token)
+                except InvalidToken:
+                    response = JSONResponse(
+                        {
+                            "errors": [
+                                {
+                                    "message": "The bearer token is invalid or expired",
+                                    "extensions": {"code": "UNAUTHENTICATED"},
+                                }
+                            ]
+                        },
+                        status_code=401,
+                        headers={"www-authenticate": "Bearer"},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    services = build_services(settings)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await ping(services.engine)
+            current = await current_revision(services.engine)
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        head = head_revision()
+        if current != head:
+            return JSONResponse(
+                {"status": "unavailable", "database": "ok", "migrations": "pending"}, 503
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await wait_for_database(services.engine, settings.db_connect_retries)
+        yield
+        await services.close()
+
+    graphql = GraphQLApp(services)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

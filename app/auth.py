@@ -1,0 +1,81 @@
+"""Password hashing (argon2) and JWT access tokens (HS256 with expiry, issuer and audience)."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.settings import DEV_JWT_SECRET, Settings
+
+MIN_PASSWORD_LENGTH = 10
+MIN_SECRET_LENGTH = 32
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("timing-equaliser-password")
+
+
+async def hash_password(password: str) -> str:
+    """argon2id hash, computed in a worker thread (about 50 ms of CPU)."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (`password_hash` None)."""
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    role: str
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def weak_secret_reason(settings: Settings) -> str | None:
+    """Why `JWT_SECRET` is unfit for production, or None when it is fine."""
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        return "JWT_SECRET is not set"
+    if len(settings.jwt_secret) < MIN_SECRET_LENGTH:
+        return f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def issue_token(settings: Settings, user_id: int, role: str) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.jwt_ttl_minutes),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def decode_token(settings: Settings, token: str) -> TokenClaims:
+    """Raise InvalidToken for a bad signature, expiry, issuer, audience or shape."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+        return TokenClaims(user_id=int(claims["sub"]), role=str(claims.get("role", "customer")))
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc

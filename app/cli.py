@@ -1,0 +1,178 @@
+"""The `recommender` command line: serve, migrate, import, demo, schema export, admin, evaluate."""
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from app.settings import PROJECT_ROOT, get_settings
+
+SAMPLE_DATASET = PROJECT_ROOT / "app" / "sample_data"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.auth import weak_secret_reason
+
+    settings = get_settings()
+    if settings.is_production and (reason := weak_secret_reason(settings)):
+        print(f"refusing to start in production: {reason}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "app.asgi:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+        log_level="info",
+    )
+    return 0
+
+
+async def _upgrade() -> None:
+    from app.db import create_engine
+    from app.migrate import upgrade
+
+    engine = create_engine(get_settings())
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _import(directory: Path) -> int:
+    from app.db import create_engine
+    from app.services.imports import ImportFailed, import_dataset
+
+    engine = create_engine(get_settings())
+    try:
+        report = await import_dataset(engine, directory)
+    except ImportFailed as failure:
+        print(f"import of {directory} failed; nothing was imported:", file=sys.stderr)
+        for problem in failure.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(
+        json.dumps(
+            {
+                "directory": str(directory),
+                "products": report.products,
+                "customers_created": report.customers_created,
+                "events_read": report.events_read,
+                "events_imported": report.events_imported,
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    )
+    return 0
+
+
+async def _demo() -> int:
+    """Import the Online Retail data set (or the bundled sample) into an empty database."""
+    from sqlalchemy import func, select
+
+    from app.db import create_engine
+    from app.models import Product
+
+    engine = create_engine(get_settings())
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(select(func.count()).select_from(Product))
+    finally:
+        await engine.dispose()
+    if count:
+        print(f"the database already has {count} products; demo data not loaded", file=sys.stderr)
+        return 0
+    directory = get_settings().dataset_dir
+    if not (directory / "products.csv").exists():
+        directory = SAMPLE_DATASET
+    print(f"loading demo data from {directory}", file=sys.stderr)
+    return await _import(directory)
+
+
+async def _create_admin(username: str, email: str, password: str) -> int:
+    from app.container import build_services
+    from app.errors import ServiceError
+    from app.models import Role
+
+    services = build_services(get_settings())
+    try:
+        signed_in = await services.users.register(username, email, password, role=Role.ADMIN)
+    except ServiceError as error:
+        print(f"{error.field}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    print(f"admin {signed_in.user.username} created", file=sys.stderr)
+    return 0
+
+
+def _export_schema() -> int:
+    from schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.data import load_dataset
+    from engine.evaluate import evaluate
+
+    catalog, events = load_dataset(args.directory)
+    result = evaluate(catalog, events, np.datetime64(args.cutoff), k=args.k)
+    print(json.dumps(result))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="recommender", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API (and the web app) over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    data = commands.add_parser("import", help="import a dataset folder (all or nothing)")
+    data.add_argument("directory", type=Path)
+    commands.add_parser("demo", help="load the demo data set into an empty database")
+    commands.add_parser("export-schema", help="print the GraphQL SDL (schema.graphql)")
+    admin = commands.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    evaluate = commands.add_parser("evaluate", help="offline evaluation, one JSON line")
+    evaluate.add_argument("directory", type=Path)
+    evaluate.add_argument("--cutoff", required=True, help="YYYY-MM-DD; train before, test after")
+    evaluate.add_argument("--k", type=int, default=10)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "db":
+        asyncio.run(_upgrade())
+        return 0
+    if args.command == "import":
+        return asyncio.run(_import(args.directory))
+    if args.command == "demo":
+        return asyncio.run(_demo())
+    if args.command == "export-schema":
+        return _export_schema()
+    if args.command == "create-admin":
+        return asyncio.run(_create_admin(args.username, args.email, args.password))
+    return _evaluate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The process-wide set of services, built once per ASGI app from the settings."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db import create_engine, create_session_factory
+from app.services.catalog import CatalogService
+from app.services.events import EventService
+from app.services.users import UserService
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: CatalogService
+    users: UserService
+    events: EventService
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        catalog=CatalogService(sessions),
+        users=UserService(sessions, settings),
+        events=EventService(sessions),
+    )

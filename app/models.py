@@ -1,0 +1,106 @@
+"""ORM models: the catalog, customers and the append-only interaction log."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now; every stored timestamp is naive UTC (imports keep the shop's local time)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class InteractionType(StrEnum):
+    VIEW = "view"
+    CLICK = "click"
+    CART_ADD = "cart_add"
+    PURCHASE = "purchase"
+
+
+INTERACTION_SCORES: dict[InteractionType, int] = {
+    InteractionType.VIEW: 1,
+    InteractionType.CLICK: 2,
+    InteractionType.CART_ADD: 3,
+    InteractionType.PURCHASE: 5,
+}
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_category", "category"),
+        Index("ix_products_price", "price"),
+        Index("ix_products_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(120))
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    image_url: Mapped[str | None] = mapped_column(String(1000))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER.value)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Interaction(Base):
+    """One customer event; rows are only ever inserted. `event_key` makes imports idempotent."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_user_occurred", "user_id", "occurred_at"),
+        Index("ix_interactions_product_occurred", "product_id", "occurred_at"),
+        Index("ix_interactions_type", "type"),
+        CheckConstraint("quantity >= 1", name="ck_interactions_quantity_positive"),
+        CheckConstraint(
+            "type IN ('view', 'click', 'cart_add', 'purchase')", name="ck_interactions_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    event_key: Mapped[str | None] = mapped_column(String(64), unique=True)

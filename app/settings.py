@@ -1,0 +1,48 @@
+"""Process configuration, read once from environment variables (and an optional `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_JWT_SECRET = "development-only-secret-change-me-please"
+
+
+class Settings(BaseSettings):
+    """All settings; every field maps to the upper-case environment variable of its name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/recommender.db"
+    app_env: Literal["development", "production"] = "development"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "recommender"
+    jwt_audience: str = "recommender-api"
+    jwt_ttl_minutes: int = Field(default=60 * 24, ge=1)
+    redis_url: str | None = None
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=3.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0)
+    llm_concurrency: int = Field(default=10, ge=1)
+    llm_requests_per_minute: int = Field(default=50, ge=0)
+    explanation_cache_ttl_seconds: int = Field(default=3600, ge=1)
+    model_ttl_seconds: int = Field(default=300, ge=1)
+    model_retrain_events: int = Field(default=1000, ge=1)
+    recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_connect_retries: int = Field(default=10, ge=0)
+    dataset_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets" / "online-retail"
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,118 @@
+"""Root query fields; each resolver checks access and delegates to a service."""
+
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+
+from app.errors import bad_input
+from app.services.catalog import ProductFilter
+from schema.context import Context
+from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
+from schema.types.product import Product, ProductConnection
+from schema.types.user import User, UserConnection
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id: a Product, User or Interaction.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        try:
+            return await id.resolve_node(info)
+        except (KeyError, ValueError) as exc:
+            raise bad_input("id", "`id` is not the id of an object") from exc
+
+    @strawberry.field(
+        description="Browse the catalog in id order with keyset (cursor) pagination. "
+        "Filters combine with AND; `search` matches every word in name, description or tags."
+    )
+    async def products(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="`pageInfo.endCursor` of the previous page."),
+        ] = None,
+        category: Annotated[
+            str | None, strawberry.argument(description="Exact category name.")
+        ] = None,
+        search: Annotated[
+            str | None, strawberry.argument(description="Words to find, case-insensitive.")
+        ] = None,
+        min_price: Annotated[float | None, strawberry.argument(description="Lowest price.")] = None,
+        max_price: Annotated[
+            float | None, strawberry.argument(description="Highest price.")
+        ] = None,
+    ) -> ProductConnection:
+        product_filter = ProductFilter(category, search, min_price, max_price)
+        after_id = decode_cursor("product", after)
+        page = await info.context.services.catalog.list_products(product_filter, first, after_id)
+        edges = [
+            relay.Edge(cursor=encode_cursor("product", row.id), node=Product.from_row(row))
+            for row in page.items
+        ]
+        return ProductConnection(
+            edges=edges,
+            page_info=page_info(
+                edges[0].cursor if edges else None,
+                edges[-1].cursor if edges else None,
+                page.has_next,
+                after is not None,
+            ),
+            product_filter=product_filter,
+        )
+
+    @strawberry.field(description="One product by its global id; null when unknown or archived.")
+    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+        row = await info.context.loaders.product.load(decode_id(id, "Product"))
+        return Product.from_row(row) if row and row.deleted_at is None else None
+
+    @strawberry.field(description="One product by the shop's own id (`sku`); null when unknown.")
+    async def product_by_sku(self, info: Info, sku: str) -> Product | None:
+        rows = await info.context.services.catalog.products_by_skus([sku])
+        return Product.from_row(rows[sku]) if sku in rows else None
+
+    @strawberry.field(description="Every category name in the catalog, sorted.")
+    async def categories(self, info: Info) -> list[str]:
+        return await info.context.services.catalog.categories()
+
+    @strawberry.field(description="The signed-in user; null for anonymous visitors.")
+    async def me(self, info: Info) -> User | None:
+        if info.context.viewer is None:
+            return None
+        row = await info.context.loaders.user.load(info.context.viewer.user_id)
+        return User.from_row(row) if row else None
+
+    @strawberry.field(description="A user by global id: yourself, or anyone for admins.")
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+        nodes = await User.resolve_nodes(info=info, node_ids=[str(decode_id(id, "User"))])
+        return nodes[0]
+
+    @strawberry.field(description="All users in id order. Admins only.")
+    async def users(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="`pageInfo.endCursor` of the previous page."),
+        ] = None,
+    ) -> UserConnection:
+        info.context.require_admin()
+        page = await info.context.services.users.list_users(first, decode_cursor("user", after))
+        edges = [
+            relay.Edge(cursor=encode_cursor("user", row.id), node=User.from_row(row))
+            for row in page.items
+        ]
+        return UserConnection(
+            edges=edges,
+            page_info=page_info(
+                edges[0].cursor if edges else None,
+                edges[-1].cursor if edges else None,
+                page.has_next,
+                after is not None,
+            ),
+        )

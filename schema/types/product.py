@@ -1,0 +1,65 @@
+"""The Product type and its connection."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from app import models
+from app.services.catalog import ProductFilter
+from schema.context import Context
+
+
+@strawberry.type(description="A product of the shop's catalog.")
+class Product(relay.Node):
+    id: relay.NodeID[int]
+    sku: str = strawberry.field(description="The shop's own product id, unique, e.g. `85123A`.")
+    name: str
+    description: str = strawberry.field(description="Free text; empty when the shop gave none.")
+    category: str | None = strawberry.field(description="One category name, or null.")
+    price: float = strawberry.field(description="Unit price in the shop's currency, 2 decimals.")
+    image_url: str | None = strawberry.field(description="Absolute URL of the product image.")
+    tags: list[str] = strawberry.field(description="The shop's tags, in the shop's order.")
+    created_at: datetime = strawberry.field(
+        description="When the product entered the catalog (UTC)."
+    )
+
+    @classmethod
+    def from_row(cls, row: models.Product) -> "Product":
+        return cls(
+            id=row.id,
+            sku=row.sku,
+            name=row.name,
+            description=row.description,
+            category=row.category,
+            price=float(row.price),
+            image_url=row.image_url,
+            tags=list(row.tags or []),
+            created_at=row.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls,
+        *,
+        info: strawberry.Info[Context, None],
+        node_ids: Iterable[str],
+        required: bool = False,
+    ) -> list["Product | None"]:
+        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
+        rows = await info.context.loaders.product.load_many(ids)
+        return [cls.from_row(row) if row and row.deleted_at is None else None for row in rows]
+
+    @strawberry.field(description="How many times customers bought this product.")
+    async def purchase_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await info.context.loaders.purchase_count.load(self.id)
+
+
+@strawberry.type(name="ProductConnection", description="A page of products.")
+class ProductConnection(relay.Connection[Product]):
+    product_filter: strawberry.Private[ProductFilter]
+
+    @strawberry.field(description="Number of products matching the filters, over all pages.")
+    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await info.context.services.catalog.count_products(self.product_filter)

@@ -1,0 +1,93 @@
+"""The User type (a customer or an admin) and its connections."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from app import models
+from app.errors import ErrorCode, ServiceError
+from schema.context import Context
+from schema.types.common import decode_cursor, encode_cursor, page_info
+from schema.types.enums import InteractionType, Role
+
+if TYPE_CHECKING:
+    from schema.types.interaction import InteractionConnection
+
+
+@strawberry.type(
+    description="A customer of the shop, or an admin. Visible to itself and to admins."
+)
+class User(relay.Node):
+    id: relay.NodeID[int]
+    username: str
+    email: str | None = strawberry.field(description="Null for customers imported from the shop.")
+    role: Role
+    external_id: str | None = strawberry.field(
+        description="The shop's own customer id, for customers that came from an import."
+    )
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: models.User) -> "User":
+        return cls(
+            id=row.id,
+            username=row.username,
+            email=row.email,
+            role=Role(row.role),
+            external_id=row.external_id,
+            created_at=row.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls,
+        *,
+        info: strawberry.Info[Context, None],
+        node_ids: Iterable[str],
+        required: bool = False,
+    ) -> list["User | None"]:
+        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
+        for user_id in ids:
+            if not info.context.may_read_user(user_id):
+                info.context.require_viewer()
+                raise ServiceError(ErrorCode.FORBIDDEN, "You may only read your own account")
+        rows = await info.context.loaders.user.load_many(ids)
+        return [cls.from_row(row) if row else None for row in rows]
+
+    @strawberry.field(description="The user's events, newest first.")
+    async def interactions(
+        self,
+        info: strawberry.Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+        type: Annotated[
+            InteractionType | None, strawberry.argument(description="Only events of this type.")
+        ] = None,
+    ) -> Annotated["InteractionConnection", strawberry.lazy("schema.types.interaction")]:
+        from schema.types.interaction import Interaction, InteractionConnection
+
+        before_id = decode_cursor("interaction", after)
+        page = await info.context.services.events.history(self.id, first, before_id, type)
+        edges = [
+            relay.Edge(cursor=encode_cursor("interaction", row.id), node=Interaction.from_row(row))
+            for row in page.items
+        ]
+        return InteractionConnection(
+            edges=edges,
+            page_info=page_info(
+                edges[0].cursor if edges else None,
+                edges[-1].cursor if edges else None,
+                page.has_next,
+                after is not None,
+            ),
+        )
+
+
+@strawberry.type(name="UserConnection", description="A page of users.")
+class UserConnection(relay.Connection[User]):
+    pass

@@ -42,8 +42,9 @@ test: install lint schema-check
 
 bench: install
 	@for script in bench/*.py; do \
-		case $$script in */synthetic.py|*/_*) continue;; esac; \
-		echo "# $$script" >&2; $(BIN)/python $$script || exit 1; \
+		name=$$(basename $$script .py); \
+		case $$name in synthetic|_*) continue;; esac; \
+		echo "# bench.$$name" >&2; $(BIN)/python -m bench.$$name || exit 1; \
 	done
 
 clean:

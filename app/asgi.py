@@ -1,5 +1,6 @@
 """The Starlette application: GraphQL at /graphql, health probes, and the built web app at /."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -7,9 +8,11 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -18,11 +21,26 @@ from app.auth import InvalidToken, decode_token
 from app.container import Services, build_services
 from app.db import ping, wait_for_database
 from app.migrate import current_revision, head_revision
-from app.settings import Settings, get_settings
+from app.ratelimit import build_rate_limiter
+from app.security import check_production_settings, rate_limit_retry_after, security_middleware
+from app.settings import PROJECT_ROOT, Settings, get_settings
 from schema import build_schema
 from schema.context import Context
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
+WEB_DIST = PROJECT_ROOT / "web" / "dist"
+
+
+class SinglePageApp(StaticFiles):
+    """The built web app; unknown paths without a file extension get `index.html`."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as error:
+            if error.status_code != 404 or "." in path.rsplit("/", 1)[-1]:
+                raise
+            return await super().get_response("index.html", scope)
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -36,7 +54,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, services: Services) -> None:
         production = services.settings.is_production
-        super().__init__(build_schema(), graphql_ide=None if production else "graphiql")
+        self.rate_limiter = build_rate_limiter(services.settings)  # None when disabled
+        super().__init__(
+            build_schema(services.settings, self.rate_limiter),
+            graphql_ide=None if production else "graphiql",
+        )
         self.services = services
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -61,7 +83,11 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         """With `application/graphql-response+json`, a request error (parse or validation:
-        nothing executed) has no `data` entry and status 400; an executed operation is 200."""
+        nothing executed) has no `data` entry and status 400 (429 when rate limited: see
+        app/security.py); an executed operation is 200."""
+        retry_after = rate_limit_retry_after(response_data)
+        if retry_after is not None:
+            sub_response.headers["retry-after"] = str(retry_after)
         request_error = (
             isinstance(response_data, dict)
             and response_data.get("data") is None
@@ -77,7 +103,7 @@ class GraphQLApp(GraphQL[Context, None]):
         without_data = {key: value for key, value in response_data.items() if key != "data"}
         response = super().create_response(without_data, sub_response)  # type: ignore[arg-type]
         response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
-        response.status_code = 400
+        response.status_code = 400 if retry_after is None else 429
         return response
 
     async def execute_single(
@@ -117,6 +143,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    check_production_settings(settings)  # RuntimeError in production with a weak JWT_SECRET
     services = build_services(settings)
 
     async def healthz(_: Request) -> Response:
@@ -138,18 +165,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await wait_for_database(services.engine, settings.db_connect_retries)
+        warm_up = asyncio.create_task(services.recommendations.warm_up())
         yield
+        warm_up.cancel()
         await services.close()
+        if graphql.rate_limiter is not None:
+            await graphql.rate_limiter.close()
 
     graphql = GraphQLApp(services)
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if (WEB_DIST / "index.html").exists():
+        routes.append(Mount("/", app=SinglePageApp(directory=WEB_DIST, html=True)))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=security_middleware(settings))
     app.state.services = services
     return app

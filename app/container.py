@@ -4,9 +4,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.cache import build_cache
 from app.db import create_engine, create_session_factory
 from app.services.catalog import CatalogService
 from app.services.events import EventService
+from app.services.explanations import ExplanationService
+from app.services.recommendations import RecommendationService
 from app.services.users import UserService
 from app.settings import Settings
 
@@ -19,19 +22,28 @@ class Services:
     catalog: CatalogService
     users: UserService
     events: EventService
+    recommendations: RecommendationService
+    explanations: ExplanationService
 
     async def close(self) -> None:
+        await self.recommendations.close()
+        await self.explanations.close()
         await self.engine.dispose()
 
 
 def build_services(settings: Settings) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
+    events = EventService(sessions)
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        catalog=CatalogService(sessions),
+        catalog=CatalogService(sessions, settings.product_row_ttl_seconds),
         users=UserService(sessions, settings),
-        events=EventService(sessions),
+        events=events,
+        recommendations=RecommendationService(
+            sessions, settings, events, build_cache(settings, "recommendations")
+        ),
+        explanations=ExplanationService(settings, build_cache(settings, "explanations")),
     )

@@ -34,9 +34,20 @@ class Settings(BaseSettings):
     model_ttl_seconds: int = Field(default=300, ge=1)
     model_retrain_events: int = Field(default=1000, ge=1)
     recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
+    product_row_ttl_seconds: float = Field(default=30.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_retries: int = Field(default=10, ge=0)
     dataset_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets" / "online-retail"
+    # --- security limits (see README "Security"; app/security.py, schema/extensions/) ---
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=2000, ge=1)
+    max_query_cost: int = Field(default=1000, ge=1)
+    rate_limit_points_per_minute: int = Field(default=3000, ge=0)
+    rate_limit_key_prefix: str = "recommender:ratelimit"
+    max_body_bytes: int = Field(default=100_000, ge=1)
+    cors_origins: str = ""
+    # --- end security limits ---
 
     @property
     def is_production(self) -> bool:

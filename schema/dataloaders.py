@@ -7,6 +7,8 @@ from strawberry.dataloader import DataLoader
 from app import models
 from app.container import Services
 
+RECENT_PRODUCTS = 5
+
 
 class Loaders:
     def __init__(self, services: Services) -> None:
@@ -22,6 +24,17 @@ class Loaders:
             counts = await services.catalog.purchase_counts(ids)
             return [counts[product_id] for product_id in ids]
 
+        async def load_recent_products(user_ids: Sequence[int]) -> list[list[models.Product]]:
+            recent = await services.events.recent_product_ids(user_ids, RECENT_PRODUCTS)
+            products = await services.catalog.products_by_ids(
+                [pid for ids in recent.values() for pid in ids], include_archived=True
+            )
+            return [
+                [products[pid] for pid in recent.get(user_id, []) if pid in products]
+                for user_id in user_ids
+            ]
+
         self.product = DataLoader(load_fn=load_products)
         self.user = DataLoader(load_fn=load_users)
         self.purchase_count = DataLoader(load_fn=load_purchase_counts)
+        self.recent_products = DataLoader(load_fn=load_recent_products)

@@ -6,13 +6,25 @@ import strawberry
 from strawberry import relay
 
 from app.errors import bad_input
-from app.services.catalog import ProductFilter
+from app.services.catalog import MAX_PAGE_SIZE, ProductFilter
 from schema.context import Context
 from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
-from schema.types.product import Product, ProductConnection
+from schema.types.product import Product, ProductConnection, products_by_ids
+from schema.types.recommendation import ModelInfo, Recommendation
 from schema.types.user import User, UserConnection
 
 Info = strawberry.Info[Context, None]
+
+
+def _target_customer(info: Info, user_id: strawberry.ID | None) -> int:
+    """The viewer's own id, or `user_id` when the viewer is an admin."""
+    viewer = info.context.require_viewer()
+    if user_id is None:
+        return viewer.user_id
+    target = decode_id(user_id, "User", "userId")
+    if target != viewer.user_id:
+        info.context.require_admin()
+    return target
 
 
 @strawberry.type
@@ -85,6 +97,65 @@ class Query:
             return None
         row = await info.context.loaders.user.load(info.context.viewer.user_id)
         return User.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Personal recommendations, best first, for the signed-in customer (or for "
+        "`userId` when an admin asks). Events recorded a moment ago already count."
+    )
+    async def recommendations(
+        self,
+        info: Info,
+        user_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Another customer's id; admins only."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 10,
+        category: Annotated[
+            str | None, strawberry.argument(description="Only products of this category.")
+        ] = None,
+    ) -> list[Recommendation]:
+        target = _target_customer(info, user_id)
+        served = await info.context.services.recommendations.recommend(target, first, category)
+        return [Recommendation.from_served(item, target) for item in served]
+
+    @strawberry.field(
+        description='The signed-in customer\'s recommendation of one product (for a "Why?" '
+        "control): null when the product is not among their top 100."
+    )
+    async def recommendation(
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        user_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Another customer's id; admins only."),
+        ] = None,
+    ) -> Recommendation | None:
+        target = _target_customer(info, user_id)
+        served = await info.context.services.recommendations.recommend(target, MAX_PAGE_SIZE)
+        wanted = decode_id(product_id, "Product", "productId")
+        match = next((item for item in served if item.product_id == wanted), None)
+        return Recommendation.from_served(match, target) if match else None
+
+    @strawberry.field(
+        description="What is popular lately with all customers (time-decayed); what visitors "
+        "and new customers see."
+    )
+    async def trending(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 10,
+        category: Annotated[
+            str | None, strawberry.argument(description="Only products of this category.")
+        ] = None,
+    ) -> list[Product]:
+        ids = await info.context.services.recommendations.trending(first, category)
+        return await products_by_ids(info, ids)
+
+    @strawberry.field(description="The model serving recommendations now. Admins only.")
+    async def model_info(self, info: Info) -> ModelInfo:
+        info.context.require_admin()
+        return ModelInfo.from_model(await info.context.services.recommendations.model())
 
     @strawberry.field(description="A user by global id: yourself, or anyone for admins.")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:

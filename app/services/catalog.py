@@ -1,6 +1,7 @@
 """The product catalog: keyset-paginated listing, search, categories and admin edits."""
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -85,8 +86,15 @@ def _price(value: float, argument: str) -> Decimal:
 
 
 class CatalogService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The catalog. Product rows read by id are memoised in this process for `row_ttl_seconds`
+    (edits here drop them at once; other processes see an edit within that time)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], row_ttl_seconds: float = 30.0
+    ) -> None:
         self._sessions = sessions
+        self._row_ttl = row_ttl_seconds
+        self._rows: dict[int, tuple[float, Product]] = {}
 
     async def list_products(
         self, product_filter: ProductFilter, first: int, after_id: int | None
@@ -108,14 +116,26 @@ class CatalogService:
     async def products_by_ids(
         self, ids: Sequence[int], include_archived: bool = False
     ) -> dict[int, Product]:
-        """Products by id (archived ones only with `include_archived`); one query per batch."""
-        if not ids:
-            return {}
-        statement = select(Product).where(Product.id.in_(set(ids)))
-        if not include_archived:
-            statement = statement.where(Product.deleted_at.is_(None))
-        async with self._sessions() as session:
-            return {product.id: product for product in (await session.scalars(statement)).all()}
+        """Products by id (archived ones only with `include_archived`); at most one query."""
+        now = time.monotonic()
+        found: dict[int, Product] = {}
+        missing: list[int] = []
+        for product_id in set(ids):
+            memo = self._rows.get(product_id)
+            if memo is not None and memo[0] > now:
+                found[product_id] = memo[1]
+            else:
+                missing.append(product_id)
+        if missing:
+            async with self._sessions() as session:
+                rows = (await session.scalars(select(Product).where(Product.id.in_(missing)))).all()
+            for row in rows:
+                found[row.id] = row
+                if self._row_ttl:
+                    self._rows[row.id] = (now + self._row_ttl, row)
+        if include_archived:
+            return found
+        return {key: row for key, row in found.items() if row.deleted_at is None}
 
     async def products_by_skus(self, skus: Sequence[str]) -> dict[str, Product]:
         if not skus:
@@ -173,6 +193,7 @@ class CatalogService:
             for key, value in values.items():
                 setattr(product, key, value)
             product.search_text = search_text(product.name, product.description, product.tags)
+        self._rows.pop(product_id, None)
         return product
 
     async def delete_product(self, product_id: int) -> Product:
@@ -182,6 +203,7 @@ class CatalogService:
             if product is None or product.deleted_at is not None:
                 raise ServiceError(ErrorCode.NOT_FOUND, "No such product", "id")
             product.deleted_at = utcnow()
+        self._rows.pop(product_id, None)
         return product
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import ErrorCode, ServiceError, bad_input
@@ -49,6 +49,34 @@ class EventService:
         statement = select(Interaction).where(Interaction.id.in_(set(ids)))
         async with self._sessions() as session:
             return {row.id: row for row in (await session.scalars(statement)).all()}
+
+    async def recent_product_ids(
+        self, user_ids: Sequence[int], limit: int, scan: int = 50
+    ) -> dict[int, list[int]]:
+        """Per user, <= `limit` distinct product ids of the last `scan` events, newest first."""
+        ranked = (
+            select(
+                Interaction.user_id,
+                Interaction.product_id,
+                func.row_number()
+                .over(partition_by=Interaction.user_id, order_by=Interaction.id.desc())
+                .label("position"),
+            )
+            .where(Interaction.user_id.in_(set(user_ids)))
+            .subquery()
+        )
+        statement = (
+            select(ranked.c.user_id, ranked.c.product_id)
+            .where(ranked.c.position <= scan)
+            .order_by(ranked.c.user_id, ranked.c.position)
+        )
+        result: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+        async with self._sessions() as session:
+            for user_id, product_id in await session.execute(statement):
+                products = result[user_id]
+                if len(products) < limit and product_id not in products:
+                    products.append(product_id)
+        return result
 
     async def history(
         self,

@@ -24,10 +24,8 @@ def classify(error: GraphQLError) -> GraphQLError:
         if original.field:
             extensions["field"] = original.field
         return _copy(error, original.message, extensions)
-    if (
-        original is None
-        or (isinstance(original, GraphQLError | ValueError | TypeError)
-        and (error.path is None))
+    if original is None or (
+        isinstance(original, GraphQLError | ValueError | TypeError) and (error.path is None)
     ):
         code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         return _copy(error, error.message, {**(error.extensions or {}), "code": code})

@@ -1,7 +1,8 @@
 """The Product type and its connection."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -54,6 +55,26 @@ class Product(relay.Node):
     @strawberry.field(description="How many times customers bought this product.")
     async def purchase_count(self, info: strawberry.Info[Context, None]) -> int:
         return await info.context.loaders.purchase_count.load(self.id)
+
+    @strawberry.field(
+        description="Products customers choose together with this one, most similar first; "
+        "products without events are matched by their text."
+    )
+    async def similar(
+        self,
+        info: strawberry.Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 10,
+    ) -> list["Product"]:
+        ids = await info.context.services.recommendations.similar(self.id, self.sku, first)
+        return await products_by_ids(info, ids)
+
+
+async def products_by_ids(
+    info: strawberry.Info[Context, None], ids: Sequence[int]
+) -> list[Product]:
+    """Live products for `ids`, in order, through the per-request loader."""
+    rows = await info.context.loaders.product.load_many(list(ids))
+    return [Product.from_row(row) for row in rows if row is not None and row.deleted_at is None]
 
 
 @strawberry.type(name="ProductConnection", description="A page of products.")

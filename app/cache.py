@@ -1,0 +1,156 @@
+"""Named cache layers over aiocache: Redis when `REDIS_URL` is set, else process memory.
+
+A layer never lets a Redis failure reach the request: on a Redis error or timeout it logs one
+warning per outage, serves that layer from process memory, and probes Redis again (one request)
+after a cool-down. Every `get` counts a hit or miss in `recommender_cache_requests_total`.
+"""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from aiocache import Cache as AioCache
+from aiocache.base import BaseCache
+from aiocache.serializers import PickleSerializer
+from redis.exceptions import RedisError
+
+from app.metrics import CACHE_REQUESTS
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REDIS_TIMEOUT_SECONDS = 0.25
+REDIS_RETRY_AFTER_SECONDS = 5.0
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+def redis_options(redis_url: str, timeout_seconds: float) -> dict[str, Any]:
+    """aiocache `RedisCache` keyword arguments for a `redis://` or `rediss://` URL.
+
+    `redis://[[user]:password@]host[:port][/db]`; port defaults to 6379 and db to 0. Connecting and
+    each socket read are bounded by `timeout_seconds`.
+    """
+    parts = urlsplit(redis_url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"REDIS_URL must start with redis:// or rediss://, got {parts.scheme!r}")
+    database = parts.path.strip("/") or "0"
+    pool_options: dict[str, Any] = {"socket_timeout": timeout_seconds}
+    if parts.username:
+        pool_options["username"] = unquote(parts.username)
+    return {
+        "endpoint": parts.hostname or "127.0.0.1",
+        "port": parts.port or 6379,
+        "db": int(database),
+        "password": unquote(parts.password) if parts.password else None,
+        "ssl": parts.scheme == "rediss",
+        "create_connection_timeout": timeout_seconds,
+        "connection_pool_kwargs": pool_options,
+    }
+
+
+class Cache:
+    """One named layer ("explanations", "recommendations", ...) of the shared cache.
+
+    Keys are strings, stored in Redis as `<namespace>:<key>` (namespace defaults to
+    `recommender:<layer>`). Values must be picklable and not None (`get` returns None for a
+    miss); memory values are the stored objects themselves, so treat them as immutable. `ttl` is
+    in seconds, None keeps the entry until evicted. The memory store is unbounded and per process.
+    """
+
+    def __init__(
+        self,
+        layer: str,
+        redis_url: str | None = None,
+        *,
+        namespace: str | None = None,
+        redis_timeout_seconds: float = REDIS_TIMEOUT_SECONDS,
+        redis_retry_after_seconds: float = REDIS_RETRY_AFTER_SECONDS,
+    ) -> None:
+        self.layer = layer
+        self.namespace = namespace or f"recommender:{layer}"
+        self._memory: BaseCache = AioCache(AioCache.MEMORY, namespace=f"{self.namespace}:")
+        self._redis: BaseCache | None = None
+        if redis_url:
+            self._redis = AioCache(
+                AioCache.REDIS,
+                namespace=self.namespace,
+                serializer=PickleSerializer(),
+                timeout=2 * redis_timeout_seconds,
+                **redis_options(redis_url, redis_timeout_seconds),
+            )
+        self._retry_after = redis_retry_after_seconds
+        self._redis_down = False
+        self._probe_at = 0.0
+
+    @property
+    def backend(self) -> str:
+        """The store in use now: "redis" unless Redis is unset or in an outage, then "memory"."""
+        return "redis" if self._redis is not None and not self._redis_down else "memory"
+
+    async def get(self, key: str) -> Any | None:
+        """The value stored under `key`, or None on a miss (also for an unreadable entry)."""
+        try:
+            value = await self._call(lambda store: store.get(key))
+        except Exception:
+            log.warning("cache layer %s: unreadable entry, treated as a miss", self.layer)
+            value = None
+        CACHE_REQUESTS.labels(layer=self.layer, outcome="miss" if value is None else "hit").inc()
+        return value
+
+    async def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        """Store `value` under `key` for `ttl` seconds (None: no expiry)."""
+        await self._call(lambda store: store.set(key, value, ttl=ttl))
+
+    async def delete(self, key: str) -> None:
+        await self._call(lambda store: store.delete(key))
+
+    async def close(self) -> None:
+        """Release the Redis connection pool; the layer stays usable and reconnects on demand."""
+        if self._redis is not None:
+            try:
+                await self._redis.close()
+            except REDIS_FAILURES:
+                log.debug("cache layer %s: error while closing Redis", self.layer, exc_info=True)
+
+    async def _call(self, operation: Callable[[BaseCache], Awaitable[T]]) -> T:
+        if self._redis is None or not self._redis_usable():
+            return await operation(self._memory)
+        try:
+            result = await operation(self._redis)
+        except REDIS_FAILURES as error:
+            self._redis_failed(error)
+            return await operation(self._memory)
+        if self._redis_down:
+            self._redis_down = False
+            log.warning("cache layer %s: Redis is reachable again", self.layer)
+        return result
+
+    def _redis_usable(self) -> bool:
+        """Whether to try Redis now; during an outage only one caller per cool-down probes it."""
+        if not self._redis_down:
+            return True
+        now = time.monotonic()
+        if now < self._probe_at:
+            return False
+        self._probe_at = now + self._retry_after
+        return True
+
+    def _redis_failed(self, error: BaseException) -> None:
+        self._probe_at = time.monotonic() + self._retry_after
+        if not self._redis_down:
+            self._redis_down = True
+            log.warning(
+                "cache layer %s: Redis unavailable (%s: %s); using memory, retrying every %g s",
+                self.layer,
+                type(error).__name__,
+                error,
+                self._retry_after,
+            )
+
+
+def build_cache(settings: Settings, layer: str) -> Cache:
+    """The `layer` cache: Redis at `settings.redis_url` if set, else process memory."""
+    return Cache(layer, settings.redis_url)

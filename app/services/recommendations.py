@@ -1,0 +1,331 @@
+"""The recommendation model's lifecycle and serving.
+
+The model is trained on first need, in a worker thread, from the database; it is retrained in the
+background after `MODEL_TTL_SECONDS` or after `MODEL_RETRAIN_EVENTS` new events, and replaced by a
+single assignment, so requests keep using the old one meanwhile. Events newer than a model (its
+`watermark`) are folded into that customer's vector at request time.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cache import Cache
+from app.models import Interaction, Product
+from app.services.catalog import check_page_size
+from app.services.events import EventService
+from app.settings import Settings
+from engine.config import CONFIGS, EngineConfig
+from engine.data import Catalog, Events
+from engine.recommender import Reason, Recommender
+
+log = logging.getLogger(__name__)
+FETCH_PARTITION = 20_000
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted recommender plus what maps it to the database; never mutated."""
+
+    recommender: Recommender
+    version: int
+    watermark: int
+    trained_at: datetime
+    train_seconds: float
+    events: int
+    product_ids: dict[str, int]
+
+    def db_ids(self, skus: Sequence[str]) -> list[int]:
+        return [self.product_ids[sku] for sku in skus if sku in self.product_ids]
+
+
+@dataclass(frozen=True)
+class ServedReason:
+    """An engine reason with its products as database ids (strongest first, at most 3)."""
+
+    kind: str
+    weight: float
+    detail: str
+    category: str | None
+    product_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ServedRecommendation:
+    """One item of a served list; `product_id` is the database id, scores are in [0, 1]."""
+
+    rank: int
+    product_id: int
+    sku: str
+    score: float
+    collaborative_score: float
+    content_score: float
+    reasons: tuple[ServedReason, ...]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    catalog: Catalog
+    events: Events
+    product_ids: dict[str, int]
+    watermark: int
+
+
+class RecommendationService:
+    """Serves lists from the current model, cached per customer.
+
+    A customer's cached lists live under a generation token that each of their events replaces,
+    so an event invalidates them at once on every process sharing the cache (Redis), and a list
+    computed concurrently with the event is stored under the old, dead generation.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        events: EventService,
+        cache: Cache,
+        config: EngineConfig = CONFIGS["default"],
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._events = events
+        self._cache = cache
+        self._config = config
+        self._model: LoadedModel | None = None
+        self._lock = asyncio.Lock()
+        self._retrain: asyncio.Task[None] | None = None
+        self._new_events = 0
+        events.subscribe(self._on_event)
+
+    async def _on_event(self, interaction: Interaction) -> None:
+        ttl = self._settings.recommendation_cache_ttl_seconds
+        if ttl:
+            await self._cache.set(
+                f"generation:{interaction.user_id}", uuid.uuid4().hex, ttl=2 * ttl
+            )
+        self._new_events += 1
+        if self._new_events >= self._settings.model_retrain_events:
+            self._schedule_retrain()
+
+    @property
+    def model_if_loaded(self) -> LoadedModel | None:
+        return self._model
+
+    async def model(self) -> LoadedModel:
+        """The current model; trains it when there is none, schedules a retrain when stale."""
+        model = self._model
+        if model is None:
+            async with self._lock:
+                if self._model is None:
+                    await self._train()
+            assert self._model is not None
+            return self._model
+        age = (datetime.now(UTC) - model.trained_at).total_seconds()
+        if age >= self._settings.model_ttl_seconds:
+            self._schedule_retrain()
+        return model
+
+    def _schedule_retrain(self) -> None:
+        if self._retrain is None or self._retrain.done():
+            self._retrain = asyncio.create_task(self._retrain_now())
+
+    async def _retrain_now(self) -> None:
+        try:
+            async with self._lock:
+                await self._train()
+        except Exception:
+            log.exception("retraining failed; the previous model keeps serving")
+
+    async def close(self) -> None:
+        if self._retrain is not None:
+            self._retrain.cancel()
+        await self._cache.close()
+
+    async def warm_up(self) -> None:
+        """Train at start-up so the first request need not wait; failures are only logged."""
+        try:
+            await self.model()
+        except Exception:
+            log.exception("warm-up training failed; the first request will try again")
+
+    async def retrain(self) -> LoadedModel:
+        """Train now and wait for it (admin action, tests)."""
+        async with self._lock:
+            await self._train()
+        assert self._model is not None
+        return self._model
+
+    async def _train(self) -> None:
+        started = time.perf_counter()
+        pending_before = self._new_events
+        data = await self._load()
+        recommender = await asyncio.to_thread(
+            Recommender(self._config).fit, data.catalog, data.events
+        )
+        previous = self._model
+        self._model = LoadedModel(
+            recommender=recommender,
+            version=(previous.version + 1) if previous else 1,
+            watermark=data.watermark,
+            trained_at=datetime.now(UTC),
+            train_seconds=time.perf_counter() - started,
+            events=len(data.events),
+            product_ids=data.product_ids,
+        )
+        self._new_events = max(0, self._new_events - pending_before)
+        log.info(
+            "model trained",
+            extra={
+                "version": self._model.version,
+                "seconds": round(self._model.train_seconds, 3),
+                "events": len(data.events),
+            },
+        )
+
+    async def _load(self) -> TrainingData:
+        """Live products and every event, read in partitions so the loop stays responsive."""
+        async with self._sessions() as session:
+            products = (
+                await session.execute(
+                    select(
+                        Product.id,
+                        Product.sku,
+                        Product.name,
+                        Product.description,
+                        Product.category,
+                        Product.tags,
+                        Product.price,
+                    )
+                    .where(Product.deleted_at.is_(None))
+                    .order_by(Product.id)
+                )
+            ).all()
+            sku_of = {row.id: row.sku for row in products}
+            users: list[str] = []
+            skus: list[str] = []
+            types: list[str] = []
+            quantities: list[int] = []
+            times: list[datetime] = []
+            watermark = 0
+            stream = await session.stream(
+                select(
+                    Interaction.id,
+                    Interaction.user_id,
+                    Interaction.product_id,
+                    Interaction.type,
+                    Interaction.quantity,
+                    Interaction.occurred_at,
+                ).order_by(Interaction.id)
+            )
+            async for partition in stream.partitions(FETCH_PARTITION):
+                for event_id, user_id, product_id, kind, quantity, occurred_at in partition:
+                    watermark = event_id
+                    sku = sku_of.get(product_id)
+                    if sku is None:
+                        continue
+                    users.append(str(user_id))
+                    skus.append(sku)
+                    types.append(kind)
+                    quantities.append(quantity)
+                    times.append(occurred_at)
+                await asyncio.sleep(0)
+        catalog = Catalog(
+            product_ids=np.array([row.sku for row in products], dtype=str),
+            names=np.array([row.name for row in products], dtype=str),
+            descriptions=np.array([row.description or "" for row in products], dtype=str),
+            categories=np.array([row.category or "" for row in products], dtype=str),
+            tags=np.array([";".join(row.tags or []) for row in products], dtype=str),
+            prices=np.array([float(row.price) for row in products], dtype=np.float64),
+        )
+        events = Events(
+            user_ids=np.array(users, dtype=str),
+            product_ids=np.array(skus, dtype=str),
+            types=np.array(types, dtype=str),
+            quantities=np.array(quantities, dtype=np.int64),
+            timestamps=np.array(times, dtype="datetime64[s]"),
+        )
+        return TrainingData(catalog, events, {row.sku: row.id for row in products}, watermark)
+
+    async def recommend(
+        self, user_id: int, first: int, category: str | None = None
+    ) -> list[ServedRecommendation]:
+        """Top `first` products for a customer, with their events since training folded in."""
+        check_page_size(first)
+        model = await self.model()
+        ttl = self._settings.recommendation_cache_ttl_seconds
+        if not ttl:
+            return await self._compute(model, user_id, first, category)
+        generation = await self._cache.get(f"generation:{user_id}") or "0"
+        key = f"list:{user_id}:{generation}:{model.version}:{first}:{category or ''}"
+        cached = await self._cache.get(key)
+        if cached is not None:
+            return cached
+        served = await self._compute(model, user_id, first, category)
+        await self._cache.set(key, served, ttl=ttl)
+        return served
+
+    async def _compute(
+        self, model: LoadedModel, user_id: int, first: int, category: str | None
+    ) -> list[ServedRecommendation]:
+        fresh = await self._events.events_since([user_id], model.watermark)
+        extra = Events.from_records(
+            [
+                (str(uid), sku, kind, np.datetime64(at, "s"), qty)
+                for uid, sku, kind, qty, at in fresh
+            ]
+        )
+        items = await asyncio.to_thread(
+            model.recommender.recommend,
+            str(user_id),
+            first,
+            extra if len(extra) else None,
+            category,
+        )
+        served: list[ServedRecommendation] = []
+        for item in items:
+            product_id = model.product_ids.get(item.product_id)
+            if product_id is None:
+                continue
+            served.append(
+                ServedRecommendation(
+                    rank=len(served) + 1,
+                    product_id=product_id,
+                    sku=item.product_id,
+                    score=float(item.score),
+                    collaborative_score=float(item.collaborative_score),
+                    content_score=float(item.content_score),
+                    reasons=tuple(_served_reason(model, reason) for reason in item.reasons),
+                )
+            )
+        return served
+
+    async def similar(self, product_id: int, sku: str, first: int) -> list[int]:
+        check_page_size(first)
+        model = await self.model()
+        pairs = await asyncio.to_thread(model.recommender.similar, sku, first)
+        return [pid for pid in model.db_ids([s for s, _ in pairs]) if pid != product_id]
+
+    async def trending(self, first: int, category: str | None = None) -> list[int]:
+        check_page_size(first)
+        model = await self.model()
+        pairs = await asyncio.to_thread(model.recommender.trending, first, category)
+        return model.db_ids([sku for sku, _ in pairs])
+
+
+def _served_reason(model: LoadedModel, reason: Reason) -> ServedReason:
+    return ServedReason(
+        kind=reason.kind,
+        weight=float(reason.weight),
+        detail=reason.detail,
+        category=reason.category,
+        product_ids=tuple(model.db_ids(reason.product_ids)),
+    )

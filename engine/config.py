@@ -1,0 +1,79 @@
+"""Engine configuration: every knob of training, blending and business rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CFKind = Literal["auto", "ease", "item_knn", "user_knn", "none"]
+ExcludeRule = Literal["purchased", "interacted"]
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """Linear blend: cf*cf_n + content*content_n + popularity*pop(hl) + newness*new(hl).
+
+    cf and content are per-user max-normalised to [0, 1]; pop and new are global in [0, 1].
+    """
+
+    cf: float = 1.0
+    content: float = 0.4
+    popularity: float = 0.8
+    popularity_half_life_days: float | None = 7.0
+    newness: float = 0.8
+    newness_half_life_days: float = 90.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """All knobs of the engine; immutable.
+
+    cf: "auto" picks EASE for catalogs with at most `ease_max_items` products with events,
+    else sparse item-kNN; "user_knn" is the brief's user-based cosine CF; "none" = no CF.
+    Half-lives are in days; None disables the decay.
+    """
+
+    name: str = "default"
+    cf: CFKind = "auto"
+    ease_max_items: int = 8000
+    ease_lambda: float | None = None
+    ease_lambda_per_degree: float = 6.5
+    gram_half_life_days: float | None = 120.0
+    profile_half_life_days: float | None = None
+    knn_neighbours: int = 100
+    knn_shrink: float = 10.0
+    user_neighbours: int = 50
+    user_overlap_shrink: float = 5.0
+    content: bool = True
+    content_max_features: int = 200_000
+    blend: BlendWeights = field(default_factory=BlendWeights)
+    fit_blend: bool = True
+    validation_days: float = 28.0
+    validation_min_users: int = 100
+    validation_max_users: int = 1500
+    exclude: ExcludeRule = "purchased"
+    category_boost: float = 0.3
+    preferred_category_share: float = 0.2
+    preferred_category_max: int = 3
+    max_per_category: int | None = 2
+    recency_window_days: float | None = None
+    seed: int = 0
+
+
+CONFIGS: dict[str, EngineConfig] = {
+    "default": EngineConfig(),
+    "brief": EngineConfig(
+        name="brief",
+        cf="user_knn",
+        gram_half_life_days=None,
+        blend=BlendWeights(cf=0.4, content=0.6, popularity=0.0, newness=0.0),
+        fit_blend=False,
+    ),
+    "popularity": EngineConfig(
+        name="popularity",
+        cf="none",
+        content=False,
+        blend=BlendWeights(cf=0.0, content=0.0, popularity=1.0, newness=0.0),
+        fit_blend=False,
+    ),
+}

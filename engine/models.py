@@ -1,0 +1,290 @@
+"""Scoring components: EASE, sparse item-kNN, user-kNN, TF-IDF content, popularity.
+
+Every scorer maps sparse user profiles P (b x m, csr, values in [0, 1]) to raw scores (b x m).
+All arithmetic on user rows is row-independent (scipy sparse kernels, no BLAS on the user axis),
+so a user scored alone gets bit-identical scores to the same user scored in a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from engine.data import Catalog
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class ItemItemModel:
+    """Item-to-item weights W (a x a) over the `active` product indices (a,) of an m-catalog.
+
+    position (m,) maps a product to its row in W or -1. Scores are P[:, active] @ W; W is dense
+    (EASE) or csr (kNN); its diagonal is zero.
+    """
+
+    active: np.ndarray
+    position: np.ndarray
+    weights: np.ndarray | sp.csr_matrix
+    m: int
+
+    def _sub(self, profiles: sp.csr_matrix) -> sp.csr_matrix:
+        pos = self.position[profiles.indices]
+        keep = pos >= 0
+        rows = np.repeat(np.arange(profiles.shape[0]), np.diff(profiles.indptr))
+        return sp.csr_matrix(
+            (profiles.data[keep].astype(self.weights.dtype), (rows[keep], pos[keep])),
+            shape=(profiles.shape[0], len(self.active)),
+        )
+
+    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """(b x m) float64 scores; columns outside `active` are 0."""
+        sub = self._sub(profiles)
+        out = np.zeros((profiles.shape[0], self.m))
+        if isinstance(self.weights, np.ndarray):
+            part = sub @ self.weights
+        else:
+            part = (sub @ self.weights).toarray()
+        out[:, self.active] = part
+        return out
+
+    def contribution_matrix(
+        self, items: np.ndarray, values: np.ndarray, targets: np.ndarray
+    ) -> np.ndarray:
+        """(p x t): values[j] * W[items[j], targets[c]] = item j's part of target c's score."""
+        out = np.zeros((len(items), len(targets)))
+        pi, pt = self.position[items], self.position[targets]
+        okr, okc = np.flatnonzero(pi >= 0), np.flatnonzero(pt >= 0)
+        if len(okr) == 0 or len(okc) == 0:
+            return out
+        if isinstance(self.weights, np.ndarray):
+            block = self.weights[np.ix_(pi[okr], pt[okc])]
+        else:
+            block = self.weights[pi[okr]][:, pt[okc]].toarray()
+        out[np.ix_(okr, okc)] = block * values[okr, None]
+        return out
+
+    def neighbours(self, item: int) -> np.ndarray:
+        """(m,) similarity of every product to `item` (the item's W column, symmetrised for kNN)."""
+        out = np.zeros(self.m)
+        pos = self.position[item]
+        if pos < 0:
+            return out
+        if isinstance(self.weights, np.ndarray):
+            out[self.active] = self.weights[:, pos]
+        else:
+            col = self.weights[:, [pos]].toarray().ravel()
+            row = self.weights[pos].toarray().ravel()
+            out[self.active] = np.maximum(col, row)
+        return out
+
+
+def _positions(active: np.ndarray, m: int) -> np.ndarray:
+    pos = np.full(m, -1, dtype=np.int64)
+    pos[active] = np.arange(len(active))
+    return _frozen(pos)
+
+
+def ease(
+    gram_input: sp.csr_matrix, lam: float | None, lam_per_degree: float
+) -> tuple[ItemItemModel, float]:
+    """EASE (Steck 2019) on the columns with data; returns the model and the lambda used.
+
+    gram_input: (n x m) csr, non-negative. lam None -> lam_per_degree * mean diagonal of the Gram.
+    Memory/time O(a^2)/O(a^3) for a active products: only for a up to ~10k.
+    """
+    m = gram_input.shape[1]
+    active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) > 0)
+    x = gram_input[:, active]
+    g = (x.T @ x).toarray()
+    diag = np.diag_indices_from(g)
+    mean_deg = float(g[diag].mean()) if len(active) else 1.0
+    used = float(lam) if lam is not None else max(1.0, lam_per_degree * mean_deg)
+    g[diag] += used
+    try:
+        p = scipy.linalg.solve(
+            g.astype(np.float32),
+            np.eye(len(active), dtype=np.float32),
+            assume_a="pos",
+            overwrite_a=True,
+            overwrite_b=True,
+            check_finite=False,
+        )
+    except np.linalg.LinAlgError:
+        p = np.linalg.inv(g).astype(np.float32)
+    b = p / (-np.diag(p))
+    b[diag] = 0.0
+    return ItemItemModel(
+        _frozen(active), _positions(active, m), _frozen(np.ascontiguousarray(b)), m
+    ), used
+
+
+def _top_k_sparse(
+    dense: np.ndarray, k: int, row_offset: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, col, value triplets of the k largest positive entries of every row of `dense`."""
+    k = min(k, dense.shape[1])
+    idx = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(dense, idx, 1)
+    rows = np.repeat(np.arange(dense.shape[0]) + row_offset, k)
+    keep = vals.ravel() > 0
+    return rows[keep], idx.ravel()[keep], vals.ravel()[keep]
+
+
+def item_knn(
+    gram_input: sp.csr_matrix, neighbours: int, shrink: float, chunk: int = 1024
+) -> ItemItemModel:
+    """Cosine item-kNN with shrinkage, top-`neighbours` per item, sparse (a x a), memory O(a*k)."""
+    m = gram_input.shape[1]
+    active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) > 0)
+    x = gram_input[:, active].tocsc().astype(np.float32)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(0)).ravel())
+    xt = x.T.tocsr()
+    xc = x.tocsc()
+    rows, cols, vals = [], [], []
+    a = len(active)
+    for start in range(0, a, chunk):
+        stop = min(a, start + chunk)
+        dots = (xt[start:stop] @ xc).toarray()
+        dots /= norms[start:stop, None] * norms[None, :] + shrink
+        dots[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        r, c, v = _top_k_sparse(dots, neighbours, start)
+        rows.append(r)
+        cols.append(c)
+        vals.append(v)
+    w = sp.csr_matrix(
+        (np.concatenate(vals).astype(np.float64), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(a, a),
+    )
+    return ItemItemModel(_frozen(active), _positions(active, m), w, m)
+
+
+@dataclass(frozen=True)
+class UserKnnModel:
+    """User-based cosine CF over interaction strengths R (n x m), shrunk by overlap size."""
+
+    strengths: sp.csr_matrix
+    binary_t: sp.csr_matrix
+    norms: np.ndarray
+    neighbours: int
+    shrink: float
+
+    def score(self, profiles: sp.csr_matrix, user_rows: np.ndarray) -> np.ndarray:
+        """(b x m): sum over the top neighbours v of sim(u, v) * R[v] / sum sim.
+
+        user_rows (b,): the user's own row in R (excluded from its neighbours) or -1.
+        """
+        r = self.strengths
+        dots = (profiles @ r.T).toarray()
+        b = profiles.copy()
+        b.data = np.ones_like(b.data)
+        overlap = (b @ self.binary_t).toarray()
+        pn = np.sqrt(np.asarray(profiles.multiply(profiles).sum(1)).ravel())
+        sims = (
+            dots
+            / (pn[:, None] * self.norms[None, :] + 1e-12)
+            * (overlap / np.maximum(overlap + self.shrink, 1e-12))
+        )
+        own = user_rows >= 0
+        sims[np.flatnonzero(own), user_rows[own]] = 0.0
+        k = min(self.neighbours, sims.shape[1])
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        vals = np.maximum(np.take_along_axis(sims, idx, 1), 0.0)
+        top = sp.csr_matrix(
+            (vals.ravel(), (np.repeat(np.arange(sims.shape[0]), k), idx.ravel())), shape=sims.shape
+        )
+        denom = vals.sum(1) + 1e-12
+        return (top @ r).toarray() / denom[:, None]
+
+
+@dataclass(frozen=True)
+class ContentModel:
+    """TF-IDF over name (1-2 grams), description, tags and category; rows L2-normalised (m x V)."""
+
+    tfidf: sp.csr_matrix
+    self_similarity: np.ndarray
+
+    def score(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """(b x m): sum over profile items j of P[u, j] * cos(j, i), without self-similarity."""
+        u = (profiles @ self.tfidf).toarray()
+        out = np.ascontiguousarray((self.tfidf @ u.T).T)
+        rows = np.repeat(np.arange(profiles.shape[0]), np.diff(profiles.indptr))
+        out[rows, profiles.indices] -= profiles.data * self.self_similarity[profiles.indices]
+        return np.maximum(out, 0.0)
+
+    def similarity(self, item: int) -> np.ndarray:
+        """(m,) cosine of every product to `item` (self included)."""
+        return (self.tfidf @ self.tfidf[item].T).toarray().ravel()
+
+    def pairs(self, items: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """(p x t) cosine of each of `items` to each of `targets`."""
+        return (self.tfidf[items] @ self.tfidf[targets].T).toarray()
+
+
+def _field(
+    texts: np.ndarray, ngrams: tuple[int, int], max_features: int, token_pattern: str | None = None
+) -> sp.csr_matrix | None:
+    if not any(t.strip() for t in texts):
+        return None
+    kwargs: dict[str, object] = {
+        "ngram_range": ngrams,
+        "max_features": max_features,
+        "dtype": np.float64,
+    }
+    if token_pattern is not None:
+        kwargs["token_pattern"] = token_pattern
+    try:
+        return TfidfVectorizer(**kwargs).fit_transform(texts.tolist()).tocsr()  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+def content_model(catalog: Catalog, max_features: int) -> ContentModel:
+    """TF-IDF fields weighted name 1.0, tags 0.6, category 0.5, description 0.4, then L2 rows."""
+    tags = np.array(
+        [
+            " ".join("tag_" + "_".join(t.lower().split()) for t in s.split(";") if t.strip())
+            for s in catalog.tags
+        ]
+    )
+    cats = np.array(["cat_" + "_".join(c.lower().split()) if c else "" for c in catalog.categories])
+    fields = [
+        (_field(catalog.names, (1, 2), max_features), 1.0),
+        (_field(tags, (1, 1), max_features, r"\S+"), 0.6),
+        (_field(cats, (1, 1), max_features, r"\S+"), 0.5),
+        (_field(catalog.descriptions, (1, 2), max_features), 0.4),
+    ]
+    mats = [f * w for f, w in fields if f is not None]
+    m = len(catalog)
+    t = sp.hstack(mats).tocsr() if mats else sp.csr_matrix((m, 1))
+    norms = np.sqrt(np.asarray(t.multiply(t).sum(1)).ravel())
+    t = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ t).tocsr()
+    t.sort_indices()
+    return ContentModel(t, _frozen(np.asarray(t.multiply(t).sum(1)).ravel()))
+
+
+def decayed_popularity(
+    items: np.ndarray, weights: np.ndarray, age_days: np.ndarray, half_life: float | None, m: int
+) -> np.ndarray:
+    """(m,) log1p(10 * sum of decayed event weights) scaled so the max is 1 (0 when no events)."""
+    decay = np.ones_like(age_days) if not half_life else np.exp2(-age_days / half_life)
+    p = np.log1p(10.0 * np.bincount(items, weights=weights * decay, minlength=m))
+    top = p.max() if len(p) else 0.0
+    return p / top if top > 0 else p
+
+
+def newness(first_seen_age_days: np.ndarray, half_life: float) -> np.ndarray:
+    """(m,) 2^(-age of first event / half-life); 0 for products without events (age = inf)."""
+    with np.errstate(over="ignore"):
+        return np.where(
+            np.isfinite(first_seen_age_days),
+            np.exp2(-np.minimum(first_seen_age_days, 1e6) / half_life),
+            0.0,
+        )

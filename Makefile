@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint schema schema-check bench serve demo migrate clean
+.PHONY: run test install lint schema schema-check bench serve demo migrate clean \
+	web-install web-build web-test web-e2e chromium python-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,7 @@ migrate: install
 demo: migrate
 	$(BIN)/recommender demo
 
-run: demo
+run: demo web-build
 	$(BIN)/recommender serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -37,8 +38,32 @@ schema-check: install
 	@$(BIN)/recommender export-schema | diff -u schema.graphql - \
 		|| (echo "schema.graphql drifted: run 'make schema' and commit it" && exit 1)
 
-test: install lint schema-check
+test: python-test web-test web-e2e
+
+python-test: install lint schema-check
 	$(BIN)/pytest -q
+
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web-install: web/node_modules/.installed
+
+web-build: web-install
+	cd web && npm run build
+
+web-test: web-install
+	cd web && npm test
+
+web-e2e: install web-build chromium
+	cd web && npm run e2e
+
+# Debian's Chromium for the end-to-end tests (browser downloads are not possible here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+		else echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
 
 bench: install
 	@for script in bench/*.py; do \

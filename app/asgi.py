@@ -22,7 +22,12 @@ from app.container import Services, build_services
 from app.db import ping, wait_for_database
 from app.migrate import current_revision, head_revision
 from app.ratelimit import build_rate_limiter
-from app.security import check_production_settings, rate_limit_retry_after, security_middleware
+from app.security import (
+    check_production_settings,
+    http_error_response,
+    rate_limit_retry_after,
+    security_middleware,
+)
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from schema import build_schema
 from schema.context import Context
@@ -105,6 +110,13 @@ class GraphQLApp(GraphQL[Context, None]):
         response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
         response.status_code = 400 if retry_after is None else 429
         return response
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """As Strawberry's, but a refused HTTP request gets a JSON error body, not plain text."""
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as error:
+            return http_error_response(error.status_code, error.reason)
 
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any

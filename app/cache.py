@@ -17,6 +17,7 @@ from aiocache.serializers import PickleSerializer
 from redis.exceptions import RedisError
 
 from app.metrics import CACHE_REQUESTS
+from app.observability import annotate_cache
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,9 @@ class Cache:
         except Exception:
             log.warning("cache layer %s: unreadable entry, treated as a miss", self.layer)
             value = None
-        CACHE_REQUESTS.labels(layer=self.layer, outcome="miss" if value is None else "hit").inc()
+        outcome = "miss" if value is None else "hit"
+        CACHE_REQUESTS.labels(layer=self.layer, outcome=outcome).inc()
+        annotate_cache(self.layer, outcome)
         return value
 
     async def set(self, key: str, value: Any, ttl: int | None = None) -> None:
@@ -153,4 +156,4 @@ class Cache:
 
 def build_cache(settings: Settings, layer: str) -> Cache:
     """The `layer` cache: Redis at `settings.redis_url` if set, else process memory."""
-    return Cache(layer, settings.redis_url)
+    return Cache(layer, settings.redis_url, namespace=f"{settings.redis_namespace}:{layer}")

@@ -9,6 +9,7 @@ from app.db import create_engine, create_session_factory
 from app.services.catalog import CatalogService
 from app.services.events import EventService
 from app.services.explanations import ExplanationService
+from app.services.model_store import ModelStore
 from app.services.recommendations import RecommendationService
 from app.services.users import UserService
 from app.settings import Settings
@@ -43,7 +44,11 @@ def build_services(settings: Settings) -> Services:
         users=UserService(sessions, settings),
         events=events,
         recommendations=RecommendationService(
-            sessions, settings, events, build_cache(settings, "recommendations")
+            sessions,
+            settings,
+            events,
+            build_cache(settings, "recommendations"),
+            ModelStore(settings.redis_url, f"{settings.redis_namespace}:model"),
         ),
         explanations=ExplanationService(settings, build_cache(settings, "explanations")),
     )

@@ -4,7 +4,7 @@ Every name starts with `recommender_`; durations are in seconds. Add new metrics
 subsystem, so that `/metrics` (prometheus_client's default registry) exposes them all.
 """
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LLM_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -33,4 +33,42 @@ EXPLANATIONS = Counter(
     "recommender_explanations_total",
     "Explanations served by source (LLM|TEMPLATE) and whether they came from the cache.",
     ["source", "cached"],
+)
+
+# GraphQL
+
+GRAPHQL_LATENCY = Histogram(
+    "recommender_graphql_operation_seconds",
+    "Wall time of GraphQL operations by operation name (`anonymous` when unnamed) and type.",
+    ["operation", "type"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+GRAPHQL_ERRORS = Counter(
+    "recommender_graphql_errors_total",
+    "GraphQL errors returned to clients by `extensions.code`.",
+    ["code"],
+)
+
+# Recommendation model and serving
+
+MODEL_TRAINING = Histogram(
+    "recommender_model_training_seconds",
+    "Wall time of loading events and fitting a model.",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+MODEL_VERSION = Gauge("recommender_model_version", "Version of the model serving in this process.")
+MODEL_LOADS = Counter(
+    "recommender_model_loads_total",
+    "Models this process started serving, by origin (trained here | loaded from the shared store).",
+    ["origin"],
+)
+RECOMMENDATIONS_SERVED = Counter(
+    "recommender_recommendations_served_total",
+    "Recommended products returned to clients (list items).",
+)
+RECOMMENDATION_FOLLOW_UPS = Counter(
+    "recommender_recommendation_followups_total",
+    "Customer events on a product recommended to them within the previous 24 hours, by event "
+    "type: the click-through (and conversion) numerator.",
+    ["type"],
 )

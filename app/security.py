@@ -9,10 +9,12 @@ GraphQL batching (a JSON array body) stays off: Strawberry refuses it with 400.
 
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import weak_secret_reason
@@ -181,6 +183,18 @@ class SecurityHeadersMiddleware:
         if self.production:
             result["strict-transport-security"] = HSTS
         return result
+
+
+def http_error_response(status_code: int, reason: str) -> JSONResponse:
+    """A refused HTTP request to /graphql (malformed body, wrong method, …) as a JSON GraphQL
+    error (Strawberry answers these in plain text) so that every response of the API is JSON."""
+    try:
+        code = HTTPStatus(status_code).phrase.upper().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        code = "BAD_REQUEST"
+    return JSONResponse(
+        {"errors": [{"message": reason, "extensions": {"code": code}}]}, status_code=status_code
+    )
 
 
 def rate_limit_retry_after(response_data: Any) -> int | None:

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     jwt_audience: str = "recommender-api"
     jwt_ttl_minutes: int = Field(default=60 * 24, ge=1)
     redis_url: str | None = None
+    redis_namespace: str = "recommender"
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

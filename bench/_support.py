@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -59,11 +60,31 @@ def run_cli(
     return time.perf_counter() - started, usage.ru_maxrss // 1024, stdout
 
 
+@dataclass
+class RunningServer:
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+def wait_ready(base: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {base} did not become ready")
+
+
 @contextlib.contextmanager
-def server(
-    url: str, port: int | None = None, extra_env: dict[str, str] | None = None, workers: int = 1
-) -> Iterator[str]:
-    """A real `recommender serve` process on loopback; yields its base URL once /readyz is 200."""
+def server_process(
+    url: str,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+    wait: bool = True,
+) -> Iterator[RunningServer]:
+    """A real `recommender serve` process on loopback, stopped with SIGTERM afterwards."""
     port = port or free_port()
     env = {**os.environ, "DATABASE_URL": url, **(extra_env or {})}
     process = subprocess.Popen(
@@ -73,23 +94,31 @@ def server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
+    running = RunningServer(f"http://127.0.0.1:{port}", process)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("server did not become ready")
-        yield base
+        if wait:
+            wait_ready(running.base)
+        yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
+def server(
+    url: str,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[str]:
+    """As `server_process`, yielding only the base URL once /readyz is 200."""
+    with server_process(url, port, extra_env, workers) as running:
+        yield running.base
 
 
 def percentile(samples: list[float], q: float) -> float:

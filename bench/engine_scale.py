@@ -1,5 +1,6 @@
 """Scale benchmark: a synthetic shop (default 100k customers x 20k products x 2M events) written
-in the import format to a temp dir, then load + evaluate (fit + score all evaluated customers).
+in the import format to a temp dir (by a child process, so peak RSS is the engine's alone), then
+load + evaluate (fit + score all evaluated customers).
 
 Prints one JSON line: wall seconds per phase, peak RSS MB, metrics.  --small: 10k x 4k x 200k.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,9 +20,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from synthetic import generate, write_dataset  # noqa: E402
 
 from engine import CONFIGS, load_dataset  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
@@ -36,10 +36,10 @@ def main() -> int:
     a = p.parse_args()
     users, products, events = (10_000, 4_000, 200_000) if a.small else (100_000, 20_000, 2_000_000)
     t0 = time.perf_counter()
-    catalog, ev = generate(users, products, events, 40, a.seed)
     with tempfile.TemporaryDirectory(prefix="engine-scale-") as tmp:
-        write_dataset(catalog, ev, tmp)
-        del catalog, ev
+        cmd = [sys.executable, str(ROOT / "bench" / "synthetic.py"), tmp, "--users", str(users)]
+        cmd += ["--products", str(products), "--events", str(events), "--seed", str(a.seed)]
+        subprocess.run(cmd, check=True)
         gen_s = time.perf_counter() - t0
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t1 = time.perf_counter()

@@ -35,7 +35,7 @@ class EngineConfig:
 
     name: str = "default"
     cf: CFKind = "auto"
-    ease_max_items: int = 8000
+    ease_max_items: int = 6000
     ease_lambda: float | None = None
     ease_lambda_per_degree: float = 6.5
     gram_half_life_days: float | None = 120.0

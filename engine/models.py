@@ -45,13 +45,16 @@ class ItemItemModel:
         )
 
     def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        """(b x m) float64 scores; columns outside `active` are 0."""
+        """(b x m) float32 scores; columns outside `active` are 0."""
         sub = self._sub(profiles)
-        out = np.zeros((profiles.shape[0], self.m))
-        if isinstance(self.weights, np.ndarray):
-            part = sub @ self.weights
-        else:
-            part = (sub @ self.weights).toarray()
+        part = (
+            sub @ self.weights
+            if isinstance(self.weights, np.ndarray)
+            else (sub @ self.weights).toarray()
+        )
+        if len(self.active) == self.m:
+            return part
+        out = np.zeros((profiles.shape[0], self.m), dtype=part.dtype)
         out[:, self.active] = part
         return out
 
@@ -160,7 +163,7 @@ def item_knn(
         cols.append(c)
         vals.append(v)
     w = sp.csr_matrix(
-        (np.concatenate(vals).astype(np.float64), (np.concatenate(rows), np.concatenate(cols))),
+        (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
         shape=(a, a),
     )
     return ItemItemModel(_frozen(active), _positions(active, m), w, m)
@@ -212,12 +215,13 @@ class ContentModel:
     self_similarity: np.ndarray
 
     def score(self, profiles: sp.csr_matrix) -> np.ndarray:
-        """(b x m): sum over profile items j of P[u, j] * cos(j, i), without self-similarity."""
-        u = (profiles @ self.tfidf).toarray()
+        """(b x m) float32: sum over profile items j of P[u, j] * cos(j, i), without self."""
+        p32 = profiles.astype(np.float32)
+        u = (p32 @ self.tfidf).toarray()
         out = np.ascontiguousarray((self.tfidf @ u.T).T)
         rows = np.repeat(np.arange(profiles.shape[0]), np.diff(profiles.indptr))
-        out[rows, profiles.indices] -= profiles.data * self.self_similarity[profiles.indices]
-        return np.maximum(out, 0.0)
+        out[rows, profiles.indices] -= p32.data * self.self_similarity[profiles.indices]
+        return np.maximum(out, 0.0, out=out)
 
     def similarity(self, item: int) -> np.ndarray:
         """(m,) cosine of every product to `item` (self included)."""
@@ -266,8 +270,9 @@ def content_model(catalog: Catalog, max_features: int) -> ContentModel:
     t = sp.hstack(mats).tocsr() if mats else sp.csr_matrix((m, 1))
     norms = np.sqrt(np.asarray(t.multiply(t).sum(1)).ravel())
     t = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ t).tocsr()
+    t = t.astype(np.float32)
     t.sort_indices()
-    return ContentModel(t, _frozen(np.asarray(t.multiply(t).sum(1)).ravel()))
+    return ContentModel(t, _frozen(np.asarray(t.multiply(t).sum(1)).ravel().astype(np.float32)))
 
 
 def decayed_popularity(

@@ -293,26 +293,27 @@ class Scorer:
         if not trend.any():
             trend = decayed_popularity(prep.items, w, prep.age_days, 7.0, m)
         top = trend.max() if m else 0.0
-        self.fallback = trend / top if top > 0 else trend
+        self.fallback = (trend / top if top > 0 else trend).astype(np.float32)
         self.trend_part = blend.popularity * self.pop + blend.newness * self.new
-        self.trend_vector = self.trend_part + 1e-6 * self.fallback
+        self.trend_vector = (self.trend_part + 1e-6 * self.fallback).astype(np.float32)
 
     def components(
         self, profiles: sp.csr_matrix, strengths: sp.csr_matrix, user_rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(cf_n, content_n), each (b x m) in [0, 1], per-user max-normalised."""
+        """(cf_n, content_n), each (b x m) float32 in [0, 1], per-user max-normalised."""
         st = self.state
         b, m = profiles.shape
         if isinstance(st.cf, ItemItemModel) and self.blend.cf:
-            cf = _row_normalise(np.maximum(st.cf.score(profiles), 0.0))
+            raw = st.cf.score(profiles)
+            cf = _row_normalise(np.maximum(raw, 0.0, out=raw))
         elif isinstance(st.cf, UserKnnModel) and self.blend.cf:
-            cf = _row_normalise(st.cf.score(strengths, user_rows))
+            cf = _row_normalise(st.cf.score(strengths, user_rows).astype(np.float32))
         else:
-            cf = np.zeros((b, m))
+            cf = np.zeros((b, m), dtype=np.float32)
         if st.content is not None and self.blend.content:
             ct = _row_normalise(st.content.score(profiles))
         else:
-            ct = np.zeros((b, m))
+            ct = np.zeros((b, m), dtype=np.float32)
         return cf, ct
 
     def preferred(self, strengths: sp.csr_matrix) -> np.ndarray:
@@ -344,8 +345,9 @@ class Scorer:
         """
         bw = self.blend
         cf, ct = self.components(profiles, strengths, user_rows)
-        base = cf * bw.cf if keep_parts else np.multiply(cf, bw.cf, out=cf)
-        base += ct * bw.content if keep_parts else np.multiply(ct, bw.content, out=ct)
+        w_cf, w_ct = np.float32(bw.cf), np.float32(bw.content)
+        base = cf * w_cf if keep_parts else np.multiply(cf, w_cf, out=cf)
+        base += ct * w_ct if keep_parts else np.multiply(ct, w_ct, out=ct)
         base += self.trend_vector[None, :]
         empty = np.flatnonzero(np.diff(profiles.indptr) == 0)
         if len(empty):
@@ -355,8 +357,11 @@ class Scorer:
         if cfg.category_boost and len(self.state.category_names):
             pref = self.preferred(strengths)
             codes = self.state.category_codes
-            boosted = (codes >= 0)[None, :] & pref[:, np.maximum(codes, 0)]
-            base[boosted] *= 1.0 + cfg.category_boost
+            table = np.ones((pref.shape[0], pref.shape[1] + 1), dtype=np.float32)
+            table[:, :-1] += np.float32(cfg.category_boost) * pref
+            base *= np.take(table, codes, axis=1)
+            if keep_parts:
+                boosted = np.take(np.hstack([pref, np.zeros((len(pref), 1), bool)]), codes, axis=1)
         base[excluded.nonzero()] = -np.inf
         if category is not None:
             base[:, self.state.catalog.categories != category] = -np.inf

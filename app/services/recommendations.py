@@ -15,13 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cache import Cache
+from app.metrics import (
+    MODEL_LOADS,
+    MODEL_TRAINING,
+    MODEL_VERSION,
+    RECOMMENDATION_FOLLOW_UPS,
+    RECOMMENDATIONS_SERVED,
+)
 from app.models import Interaction, Product
 from app.services.catalog import check_page_size
 from app.services.events import EventService
+from app.services.model_store import ModelStore
 from app.settings import Settings
 from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
@@ -29,6 +37,9 @@ from engine.recommender import Reason, Recommender
 
 log = logging.getLogger(__name__)
 FETCH_PARTITION = 20_000
+STORE_CHECK_SECONDS = 2.0
+PUBLISH_WAIT_SECONDS = 120.0
+FOLLOW_UP_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,15 @@ class RecommendationService:
         settings: Settings,
         events: EventService,
         cache: Cache,
+        store: ModelStore,
         config: EngineConfig = CONFIGS["default"],
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._events = events
         self._cache = cache
+        self._store = store
+        self._next_store_check = 0.0
         self._config = config
         self._model: LoadedModel | None = None
         self._lock = asyncio.Lock()
@@ -112,46 +126,52 @@ class RecommendationService:
             await self._cache.set(
                 f"generation:{interaction.user_id}", uuid.uuid4().hex, ttl=2 * ttl
             )
+        await self._note_follow_up(interaction)
         self._new_events += 1
         if self._new_events >= self._settings.model_retrain_events:
-            self._schedule_retrain()
+            self._schedule("events")
 
     @property
     def model_if_loaded(self) -> LoadedModel | None:
         return self._model
 
     async def model(self) -> LoadedModel:
-        """The current model; trains it when there is none, schedules a retrain when stale."""
+        """The current model: the first call trains (or loads a published one); later calls
+        schedule a background refresh when the model is stale or a newer one is published."""
         model = self._model
         if model is None:
             async with self._lock:
                 if self._model is None:
-                    await self._train()
+                    await self._refresh("first")
             assert self._model is not None
             return self._model
         age = (datetime.now(UTC) - model.trained_at).total_seconds()
         if age >= self._settings.model_ttl_seconds:
-            self._schedule_retrain()
+            self._schedule("ttl")
+        elif self._store.shared and time.monotonic() >= self._next_store_check:
+            self._next_store_check = time.monotonic() + STORE_CHECK_SECONDS
+            self._schedule("store")
         return model
 
-    def _schedule_retrain(self) -> None:
+    def _schedule(self, reason: str) -> None:
         if self._retrain is None or self._retrain.done():
-            self._retrain = asyncio.create_task(self._retrain_now())
+            self._retrain = asyncio.create_task(self._refresh_in_background(reason))
 
-    async def _retrain_now(self) -> None:
+    async def _refresh_in_background(self, reason: str) -> None:
         try:
             async with self._lock:
-                await self._train()
+                await self._refresh(reason)
         except Exception:
-            log.exception("retraining failed; the previous model keeps serving")
+            log.exception("model refresh failed; the previous model keeps serving")
 
     async def close(self) -> None:
         if self._retrain is not None:
             self._retrain.cancel()
         await self._cache.close()
+        await self._store.close()
 
     async def warm_up(self) -> None:
-        """Train at start-up so the first request need not wait; failures are only logged."""
+        """Train (or load) at start-up so the first request need not wait; failures are logged."""
         try:
             await self.model()
         except Exception:
@@ -164,6 +184,51 @@ class RecommendationService:
         assert self._model is not None
         return self._model
 
+    async def _refresh(self, reason: str) -> None:
+        """Adopt a newer published model if there is one; train when `reason` still asks for
+        it and no other process is training. Called with `self._lock` held."""
+        if await self._adopt_published() and reason in ("first", "store", "ttl"):
+            if reason != "ttl" or not self._stale():
+                return
+        if reason == "store":
+            return
+        async with self._store.training_lock() as may_train:
+            if may_train:
+                await self._train()
+                return
+        if self._model is None:
+            deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                if await self._adopt_published():
+                    return
+            await self._train()
+
+    def _stale(self) -> bool:
+        model = self._model
+        return model is None or (
+            (datetime.now(UTC) - model.trained_at).total_seconds()
+            >= self._settings.model_ttl_seconds
+        )
+
+    async def _adopt_published(self) -> bool:
+        """Switch to the published model when it is newer than ours; True when ours is current."""
+        published = await self._store.latest_version()
+        if published is None:
+            return False
+        current = self._model.version if self._model else 0
+        if published <= current:
+            return True
+        loaded = await self._store.load()
+        if loaded is None:
+            return False
+        _, model = loaded
+        self._model = model
+        MODEL_VERSION.set(model.version)
+        MODEL_LOADS.labels(origin="shared").inc()
+        log.info("model loaded from the shared store", extra={"version": model.version})
+        return True
+
     async def _train(self) -> None:
         started = time.perf_counter()
         pending_before = self._new_events
@@ -172,24 +237,30 @@ class RecommendationService:
             Recommender(self._config).fit, data.catalog, data.events
         )
         previous = self._model
-        self._model = LoadedModel(
+        version = await self._store.next_version() or ((previous.version + 1) if previous else 1)
+        model = LoadedModel(
             recommender=recommender,
-            version=(previous.version + 1) if previous else 1,
+            version=version,
             watermark=data.watermark,
             trained_at=datetime.now(UTC),
             train_seconds=time.perf_counter() - started,
             events=len(data.events),
             product_ids=data.product_ids,
         )
+        self._model = model
         self._new_events = max(0, self._new_events - pending_before)
+        MODEL_TRAINING.observe(model.train_seconds)
+        MODEL_VERSION.set(model.version)
+        MODEL_LOADS.labels(origin="trained").inc()
         log.info(
             "model trained",
             extra={
-                "version": self._model.version,
-                "seconds": round(self._model.train_seconds, 3),
-                "events": len(data.events),
+                "version": version,
+                "seconds": round(model.train_seconds, 3),
+                "events": model.events,
             },
         )
+        await self._store.publish(version, model)
 
     async def _load(self) -> TrainingData:
         """Live products and every event, read in partitions so the loop stays responsive."""
@@ -214,7 +285,7 @@ class RecommendationService:
             skus: list[str] = []
             types: list[str] = []
             quantities: list[int] = []
-            times: list[datetime] = []
+            times: list[datetime | str] = []
             watermark = 0
             stream = await session.stream(
                 select(
@@ -223,7 +294,7 @@ class RecommendationService:
                     Interaction.product_id,
                     Interaction.type,
                     Interaction.quantity,
-                    Interaction.occurred_at,
+                    type_coerce(Interaction.occurred_at, String),
                 ).order_by(Interaction.id)
             )
             async for partition in stream.partitions(FETCH_PARTITION):
@@ -263,15 +334,31 @@ class RecommendationService:
         model = await self.model()
         ttl = self._settings.recommendation_cache_ttl_seconds
         if not ttl:
-            return await self._compute(model, user_id, first, category)
-        generation = await self._cache.get(f"generation:{user_id}") or "0"
-        key = f"list:{user_id}:{generation}:{model.version}:{first}:{category or ''}"
-        cached = await self._cache.get(key)
-        if cached is not None:
-            return cached
-        served = await self._compute(model, user_id, first, category)
-        await self._cache.set(key, served, ttl=ttl)
+            served = await self._compute(model, user_id, first, category)
+        else:
+            generation = await self._cache.get(f"generation:{user_id}") or "0"
+            key = f"list:{user_id}:{generation}:{model.version}:{first}:{category or ''}"
+            served = await self._cache.get(key)
+            if served is None:
+                served = await self._compute(model, user_id, first, category)
+                await self._cache.set(key, served, ttl=ttl)
+        RECOMMENDATIONS_SERVED.inc(len(served))
         return served
+
+    async def _remember_served(self, user_id: int, served: list[ServedRecommendation]) -> None:
+        """Note when each product was last recommended to the customer (kept 24 hours)."""
+        now = time.time()
+        key = f"served:{user_id}"
+        previous: dict[int, float] = await self._cache.get(key) or {}
+        current = {pid: at for pid, at in previous.items() if now - at < FOLLOW_UP_SECONDS}
+        current.update({item.product_id: now for item in served})
+        await self._cache.set(key, current, ttl=FOLLOW_UP_SECONDS)
+
+    async def _note_follow_up(self, interaction: Interaction) -> None:
+        served: dict[int, float] = await self._cache.get(f"served:{interaction.user_id}") or {}
+        at = served.get(interaction.product_id)
+        if at is not None and time.time() - at < FOLLOW_UP_SECONDS:
+            RECOMMENDATION_FOLLOW_UPS.labels(type=interaction.type).inc()
 
     async def _compute(
         self, model: LoadedModel, user_id: int, first: int, category: str | None
@@ -306,6 +393,7 @@ class RecommendationService:
                     reasons=tuple(_served_reason(model, reason) for reason in item.reasons),
                 )
             )
+        await self._remember_served(user_id, served)
         return served
 
     async def similar(self, product_id: int, sku: str, first: int) -> list[int]:

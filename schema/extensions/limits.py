@@ -2,14 +2,26 @@
 
 Before execution every operation passes: a token limit (while parsing), depth and alias limits
 (validation; depth also stops recursion such as `similar { similar { … } }`), introspection off in
-production, and the query cost limit plus the per-client rate limit (`schema.extensions.cost`).
+production, no NUL character in any string argument (PostgreSQL cannot store one), and the query
+cost limit plus the per-client rate limit (`schema.extensions.cost`).
 All are per-request factories (Strawberry builds a fresh extension for each operation).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+from graphql import (
+    ArgumentNode,
+    ExecutionResult,
+    GraphQLError,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -18,6 +30,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from app.errors import ErrorCode
 from app.ratelimit import RateLimiter
 from app.settings import Settings
 from schema.extensions.cost import QueryCostLimiter
@@ -35,7 +48,64 @@ def limit_extensions(
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
+    extensions.append(RejectNulCharacters)
     extensions.append(
         QueryCostLimiter.factory(maximum=settings.max_query_cost, rate_limiter=rate_limiter)
     )
     return extensions
+
+
+NUL = "\x00"
+
+
+def _literal_has_nul(value: ValueNode) -> bool:
+    if isinstance(value, StringValueNode):
+        return NUL in value.value
+    if isinstance(value, ListValueNode):
+        return any(_literal_has_nul(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_literal_has_nul(field.value) for field in value.fields)
+    return False
+
+
+def _json_has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, list):
+        return any(_json_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_json_has_nul(item) for item in value.values())
+    return False
+
+
+class _NulArguments(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: str | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
+        if self.found is None and _literal_has_nul(node.value):
+            self.found = node.name.value
+        return self.SKIP
+
+
+class RejectNulCharacters(SchemaExtension):
+    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        field: str | None = None
+        if context.graphql_document is not None and context.result is None:
+            visitor = _NulArguments()
+            visit(context.graphql_document, visitor)
+            field = visitor.found
+            for name, value in (context.variables or {}).items():
+                if field is None and _json_has_nul(value):
+                    field = f"${name}"
+        if field is not None:
+            error = GraphQLError(
+                f"`{field}` must not contain the NUL character (U+0000)",
+                extensions={"code": ErrorCode.BAD_USER_INPUT.value, "field": field},
+            )
+            context.result = ExecutionResult(data=None, errors=[error])
+        yield

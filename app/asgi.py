@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -21,6 +23,7 @@ from app.auth import InvalidToken, decode_token
 from app.container import Services, build_services
 from app.db import ping, wait_for_database
 from app.migrate import current_revision, head_revision
+from app.observability import RequestLogMiddleware, annotate
 from app.ratelimit import build_rate_limiter
 from app.security import (
     check_production_settings,
@@ -135,6 +138,7 @@ class GraphQLApp(GraphQL[Context, None]):
             if token is not None:
                 try:
                     scope["viewer"] = decode_token(self.services.settings, token)
+                    annotate(user_id=scope["viewer"].user_id)
                 except InvalidToken:
                     response = JSONResponse(
                         {
@@ -184,15 +188,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if graphql.rate_limiter is not None:
             await graphql.rate_limiter.close()
 
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     graphql = GraphQLApp(services)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]
     if (WEB_DIST / "index.html").exists():
         routes.append(Mount("/", app=SinglePageApp(directory=WEB_DIST, html=True)))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=security_middleware(settings))
+    middleware = [Middleware(RequestLogMiddleware), *security_middleware(settings)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.services = services
     return app

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +16,19 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.auth import weak_secret_reason
+    from app.observability import LOG_CONFIG
 
     settings = get_settings()
     if settings.is_production and (reason := weak_secret_reason(settings)):
         print(f"refusing to start in production: {reason}", file=sys.stderr)
         return 2
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "several workers without REDIS_URL: per-customer result caching is off, so that an "
+            "event seen by one worker is never hidden by another worker's cache",
+            file=sys.stderr,
+        )
+        os.environ["RECOMMENDATION_CACHE_TTL_SECONDS"] = "0"
     uvicorn.run(
         "app.asgi:create_app",
         factory=True,
@@ -28,7 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
-        log_level="info",
+        log_config=LOG_CONFIG,
+        access_log=False,
     )
     return 0
 

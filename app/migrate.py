@@ -1,5 +1,6 @@
 """Alembic driven from code: upgrade to head and compare the database's revision with head."""
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -20,7 +21,9 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@lru_cache
 def head_revision() -> str | None:
+    """The newest migration of this code (read once per process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -8,7 +8,6 @@ added with `annotate` (GraphQL operation name, user id, cache outcomes by layer)
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from contextvars import ContextVar
@@ -18,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_LOG: ContextVar[dict[str, Any] | None] = ContextVar("request_log", default=None)
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 access_log = logging.getLogger("app.access")
 
 
@@ -56,17 +55,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the app's loggers and uvicorn's; uvicorn's access log is off."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": [], "propagate": False},
+        "alembic": {"level": "WARNING"},
+    },
+}
+"""JSON lines on stderr for every logger (uvicorn's `log_config`, so workers get it too);
+uvicorn's own access log is replaced by `RequestLogMiddleware`'s."""
 
 
 class RequestLogMiddleware:

@@ -44,7 +44,11 @@ def main() -> None:
         run_cli(url, "db", "upgrade")
         run_cli(url, "import", args.dataset)
         tokens = customer_tokens(url, args.customers, secret)
-        env = {"JWT_SECRET": secret, "MODEL_TTL_SECONDS": "3600", "RATE_LIMIT_POINTS_PER_MINUTE": "0"}
+        env = {
+            "JWT_SECRET": secret,
+            "MODEL_TTL_SECONDS": "3600",
+            "RATE_LIMIT_POINTS_PER_MINUTE": "0",
+        }
         with server(url, extra_env=env, workers=args.workers) as base:
             with httpx.Client(base_url=base, timeout=120) as client:
                 headers = {"authorization": f"Bearer {tokens[0]}"}

@@ -26,11 +26,22 @@ class BlendWeights:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """All knobs of the engine; immutable.
+    """All knobs of the engine; immutable. Half-lives and windows are in days; None = off.
 
-    cf: "auto" picks EASE for catalogs with at most `ease_max_items` products with events,
-    else sparse item-kNN; "user_knn" is the brief's user-based cosine CF; "none" = no CF.
-    Half-lives are in days; None disables the decay.
+    cf: "auto" = EASE when at most `ease_max_items` products have events (dense O(a^2) memory,
+    O(a^3) time), else sparse item-kNN; "user_knn" = the brief's user-based cosine CF.
+    ease_lambda None = ease_lambda_per_degree * mean diagonal of the Gram (data density);
+    products with fewer than ease_min_users customers get no CF score (content/trend only).
+    gram_half_life_days decays events in the item-item Gram; profile_half_life_days decays
+    the customer's own events when scoring. knn_shrink: cos = dot / (|a||b| + shrink).
+    user_overlap_shrink: user similarity *= overlap / (overlap + shrink) (brief's confidence).
+    fit_blend: tune `blend` on the last `validation_days` of the training events (at most a
+    quarter of the history, >= validation_min_users customers, sampled to validation_max_users).
+    exclude: which of the customer's products are never recommended. category_boost: score *=
+    1 + boost for products of the customer's preferred categories (share of the customer's
+    event strength >= preferred_category_share, at most preferred_category_max of them).
+    max_per_category: cap per category in one list (None = no cap; uncategorised never capped).
+    recency_window_days: ignore events older than this at fit time.
     """
 
     name: str = "default"
@@ -38,6 +49,7 @@ class EngineConfig:
     ease_max_items: int = 6000
     ease_lambda: float | None = None
     ease_lambda_per_degree: float = 6.5
+    ease_min_users: int = 2
     gram_half_life_days: float | None = 120.0
     profile_half_life_days: float | None = None
     knn_neighbours: int = 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
 from dataclasses import dataclass
@@ -81,8 +82,8 @@ class Events:
 
 def _open_text(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _column(rows: list[list[str]], idx: int | None, default: str = "") -> np.ndarray:
@@ -142,7 +143,7 @@ def load_events(path: str | Path) -> Events:
     if n == 0:
         return Events.empty()
     quantities = np.array(qtys, dtype=np.int64) if iq is not None else np.ones(n, dtype=np.int64)
-    timestamps = np.array(stamps, dtype="datetime64[s]")
+    timestamps = parse_timestamps(stamps)
     return Events(
         np.array(users, dtype=str),
         np.array(products, dtype=str),
@@ -150,6 +151,20 @@ def load_events(path: str | Path) -> Events:
         np.maximum(quantities, 1),
         timestamps,
     )
+
+
+def parse_timestamps(stamps: list[str]) -> np.ndarray:
+    """ISO 8601 strings -> datetime64[s]; offsets/"Z" are dropped (times are shop-local)."""
+    if max(map(len, stamps), default=0) <= 19:
+        try:
+            return np.array(stamps, dtype="datetime64[s]")
+        except ValueError:
+            pass
+    out = []
+    for text in stamps:
+        parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        out.append(np.datetime64(parsed.replace(tzinfo=None), "s"))
+    return np.array(out, dtype="datetime64[s]")
 
 
 def load_dataset(directory: str | Path) -> tuple[Catalog, Events]:

@@ -96,15 +96,15 @@ def _positions(active: np.ndarray, m: int) -> np.ndarray:
 
 
 def ease(
-    gram_input: sp.csr_matrix, lam: float | None, lam_per_degree: float
+    gram_input: sp.csr_matrix, lam: float | None, lam_per_degree: float, min_users: int = 1
 ) -> tuple[ItemItemModel, float]:
-    """EASE (Steck 2019) on the columns with data; returns the model and the lambda used.
+    """EASE (Steck 2019) on the products with >= min_users customers; returns model and lambda.
 
     gram_input: (n x m) csr, non-negative. lam None -> lam_per_degree * mean diagonal of the Gram.
     Memory/time O(a^2)/O(a^3) for a active products: only for a up to ~10k.
     """
     m = gram_input.shape[1]
-    active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) > 0)
+    active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) >= max(min_users, 1))
     x = gram_input[:, active]
     g = (x.T @ x).toarray()
     diag = np.diag_indices_from(g)
@@ -142,11 +142,15 @@ def _top_k_sparse(
 
 
 def item_knn(
-    gram_input: sp.csr_matrix, neighbours: int, shrink: float, chunk: int = 1024
+    gram_input: sp.csr_matrix, neighbours: int, shrink: float, cells: int = 20_000_000
 ) -> ItemItemModel:
-    """Cosine item-kNN with shrinkage, top-`neighbours` per item, sparse (a x a), memory O(a*k)."""
+    """Cosine item-kNN with shrinkage, top-`neighbours` per item, sparse (a x a), memory O(a*k).
+
+    Similarities are computed in blocks of about `cells` float32 entries.
+    """
     m = gram_input.shape[1]
     active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) > 0)
+    chunk = int(np.clip(cells // max(len(active), 1), 32, 1024))
     x = gram_input[:, active].tocsc().astype(np.float32)
     norms = np.sqrt(np.asarray(x.multiply(x).sum(0)).ravel())
     xt = x.T.tocsr()

@@ -50,7 +50,7 @@ ReasonKind = Literal[
 TYPE_CODES: dict[str, int] = {"view": 1, "click": 2, "cart_add": 3, "purchase": 4}
 _VERBS: dict[int, str] = {1: "viewed", 2: "viewed", 3: "added to your cart", 4: "bought"}
 _FULL_WEIGHT = EVENT_WEIGHTS["purchase"]
-_CHUNK = 256
+_CELLS_PER_CHUNK = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,9 @@ def build_state(
         g.data = np.sqrt(np.minimum(g.data, 1.0))
         active = int((np.diff(g.tocsc().indptr) > 0).sum())
         if kind == "ease" or (kind == "auto" and active <= config.ease_max_items):
-            cf, lam = ease(g, config.ease_lambda, config.ease_lambda_per_degree)
+            cf, lam = ease(
+                g, config.ease_lambda, config.ease_lambda_per_degree, config.ease_min_users
+            )
         else:
             cf = item_knn(g, config.knn_neighbours, config.knn_shrink)
     elif kind == "user_knn" and n > 0:
@@ -533,8 +535,11 @@ class Recommender:
         rule = exclude or self.config.exclude
         pids = sc.state.catalog.product_ids
         out: list[list[str]] = []
-        for start in range(0, len(user_ids), _CHUNK):
-            chunk = list(user_ids[start : start + _CHUNK])
+        st = sc.state
+        width = max(len(st.catalog), len(st.user_ids) if isinstance(st.cf, UserKnnModel) else 0)
+        size = int(np.clip(_CELLS_PER_CHUNK // max(width, 1), 16, 256))
+        for start in range(0, len(user_ids), size):
+            chunk = list(user_ids[start : start + size])
             profiles, strengths, rows, excluded = self._rows(chunk, rule)
             final, _, _, _ = sc.scores(profiles, strengths, rows, excluded, keep_parts=False)
             out.extend(pids[picked].tolist() for picked in sc.select_many(final, k))
@@ -548,7 +553,12 @@ class Recommender:
         category: str | None = None,
         exclude: ExcludeRule | None = None,
     ) -> list[Recommendation]:
-        """Top-k recommendations for one customer, folding in `extra_events` (after training)."""
+        """Top-k recommendations for one customer, best first, top score 1.0.
+
+        extra_events: the customer's events since training (their user_ids are not checked);
+        they are folded into the profile and exclusions at once; unknown products are ignored.
+        user_id None or unknown without extra events -> trending. category restricts candidates.
+        """
         sc = self.scorer
         st = sc.state
         rule = exclude or self.config.exclude

@@ -1,17 +1,32 @@
 """The GraphQL schema: queries, mutations and the extensions every request goes through."""
 
+from functools import partial
+
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from app.ratelimit import RateLimiter
 from app.settings import Settings, get_settings
 from schema.extensions.errors import ErrorCodes
 from schema.extensions.limits import limit_extensions
+from schema.extensions.observability import OperationMetrics
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.types.interaction import Interaction
 from schema.types.product import Product
 from schema.types.user import User
+
+PARSED_DOCUMENTS = 1024
+
+
+class RecommenderSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Not Strawberry's log of every error: `ErrorCodes` logs the unexpected ones."""
 
 
 def build_schema(
@@ -20,10 +35,16 @@ def build_schema(
     """The schema with its limits from `settings` (default: the process settings); requests
     are billed to `rate_limiter` when given (see schema/extensions/limits.py)."""
     settings = settings or get_settings()
-    return strawberry.Schema(
+    return RecommenderSchema(
         query=Query,
         mutation=Mutation,
         types=[Product, User, Interaction],
-        extensions=[ErrorCodes, *limit_extensions(settings, rate_limiter)],
+        extensions=[
+            OperationMetrics,
+            ErrorCodes,
+            partial(ParserCache, maxsize=PARSED_DOCUMENTS),
+            partial(ValidationCache, maxsize=PARSED_DOCUMENTS),
+            *limit_extensions(settings, rate_limiter),
+        ],
         config=StrawberryConfig(auto_camel_case=True),
     )

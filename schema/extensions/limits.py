@@ -22,13 +22,10 @@ from graphql import (
     Visitor,
     visit,
 )
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from app.errors import ErrorCode
 from app.ratelimit import RateLimiter
@@ -41,17 +38,20 @@ ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 def limit_extensions(
     settings: Settings, rate_limiter: RateLimiter | None = None
 ) -> list[ExtensionFactory]:
-    extensions: list[Any] = [
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+    # The validation rules are built once (Strawberry's QueryDepthLimiter, MaxAliasesLimiter
+    # and DisableIntrospection rules), so that `ValidationCache` keys stay stable per schema.
+    rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(settings.max_query_depth, None, None),
+        max_aliases_rule(settings.max_aliases),
     ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
-    extensions.append(RejectNulCharacters)
-    extensions.append(
-        QueryCostLimiter.factory(maximum=settings.max_query_cost, rate_limiter=rate_limiter)
-    )
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions: list[Any] = [
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(AddValidationRules, rules),
+        RejectNulCharacters,
+        QueryCostLimiter.factory(maximum=settings.max_query_cost, rate_limiter=rate_limiter),
+    ]
     return extensions
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import load_dataset
+from engine.data import load_dataset, parse_timestamps
 from engine.metrics import aggregate, user_metrics
 
 PRODUCTS_CSV = (
@@ -78,3 +78,10 @@ def test_aggregate_means_and_coverage() -> None:
     assert out["precision"] == pytest.approx(0.25)
     assert out["ndcg"] == pytest.approx(0.5)
     assert out["coverage"] == pytest.approx(3 / 10)
+
+
+def test_timestamps_keep_shop_local_time() -> None:
+    got = parse_timestamps(
+        ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05+02:00", "2024-01-02 03:04:05"]
+    )
+    assert got.tolist() == [np.datetime64("2024-01-02T03:04:05")] * 3

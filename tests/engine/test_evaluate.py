@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from engine.config import CONFIGS
 from engine.data import Catalog, Events, load_dataset
-from engine.evaluate import evaluate, split_relevance
+from engine.evaluate import evaluate, main, split_relevance
 from engine.recommender import Recommender
 from tests.engine.helpers import catalog, events
 
@@ -94,3 +95,23 @@ def test_online_retail_batch_equals_single(retail: tuple[Catalog, Events]) -> No
         batch = model.recommend_batch(users, k=10, exclude=rule)
         single = [[r.product_id for r in model.recommend(u, k=10, exclude=rule)] for u in users]
         assert batch == single
+
+
+def test_cli_prints_one_json_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cat, ev = tiny()
+    rows = ["id,name,description,category,price,tags"]
+    rows += [f"{p},{n},,,1.0," for p, n in zip(cat.product_ids, cat.names, strict=True)]
+    (tmp_path / "products.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    lines = ["user_id,product_id,type,timestamp,quantity"]
+    lines += [
+        f"{u},{p},{t},{s!s},1"
+        for u, p, t, s in zip(ev.user_ids, ev.product_ids, ev.types, ev.timestamps, strict=True)
+    ]
+    (tmp_path / "interactions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert (
+        main([str(tmp_path), "--cutoff", "2024-01-15", "--k", "2", "--configs", "popularity"]) == 0
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    data = json.loads(out[0])
+    assert data["eval_users"] == 2 and data["models"]["popularity"]["ndcg"] == pytest.approx(0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -39,8 +40,8 @@ def test_purchased_products_are_dropped() -> None:
 
 
 def test_exclusion_rule_purchased_vs_interacted() -> None:
-    purchased = fitted(dataclasses.replace(BASE, exclude="purchased"))
-    interacted = fitted(dataclasses.replace(BASE, exclude="interacted"))
+    purchased = fitted(dataclasses.replace(BASE, exclude="purchased", max_per_category=None))
+    interacted = fitted(dataclasses.replace(BASE, exclude="interacted", max_per_category=None))
     assert "A4" in ids(purchased.recommend("mix", k=13))
     assert "A2" in ids(purchased.recommend("mix", k=13))
     got = ids(interacted.recommend("mix", k=13))
@@ -212,3 +213,20 @@ def test_fit_is_deterministic_and_info() -> None:
     assert (info.users, info.products, info.events, info.config) == (18, 13, 53, "default")
     assert info.train_seconds >= 0
     assert np.isfinite(info.train_seconds)
+
+
+def test_recency_window_ignores_old_events() -> None:
+    rows = [(f"u{i}", "A1", "purchase", 1) for i in range(5)] + [("v0", "B1", "purchase", 28)]
+    windowed = dataclasses.replace(BASE, recency_window_days=10.0)
+    model = Recommender(windowed).fit(catalog(), events(rows))
+    assert [p for p, _ in model.trending(3)] == ["B1"]
+    assert not model.known_user("u0") and model.known_user("v0")
+
+
+def test_concurrent_reads_agree() -> None:
+    model = fitted(CONFIGS["default"])
+    users = ["m0", "m1", "c0", "c3", "b2", "g0", "mix", "nobody"] * 8
+    expected = [ids(model.recommend(u)) for u in users]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda u: ids(model.recommend(u)), users))
+    assert got == expected

@@ -17,7 +17,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import InvalidToken, decode_token
 from app.container import Services, build_services
@@ -76,6 +78,22 @@ class GraphQLApp(GraphQL[Context, None]):
             services=self.services,
             viewer=request.scope.get("viewer"),
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """WebSocket auth, once per connection: `connection_init` payload `authorization:
+        "Bearer <token>"`. A bad token closes the socket with 4403; none leaves it anonymous."""
+        params = context.connection_params or {}
+        value = params.get("authorization", params.get("Authorization"))
+        if value is None:
+            return UNSET
+        token = bearer_token(Headers({"authorization": value})) if isinstance(value, str) else None
+        if token is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        try:
+            context.viewer = decode_token(self.services.settings, token)
+        except InvalidToken as error:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from error
+        return UNSET
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

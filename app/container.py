@@ -9,6 +9,7 @@ from app.db import create_engine, create_session_factory
 from app.services.catalog import CatalogService
 from app.services.events import EventService
 from app.services.explanations import ExplanationService
+from app.services.live import LiveUpdates
 from app.services.model_store import ModelStore
 from app.services.recommendations import RecommendationService
 from app.services.users import UserService
@@ -25,8 +26,10 @@ class Services:
     events: EventService
     recommendations: RecommendationService
     explanations: ExplanationService
+    live: LiveUpdates
 
     async def close(self) -> None:
+        await self.live.close()
         await self.recommendations.close()
         await self.explanations.close()
         await self.engine.dispose()
@@ -36,6 +39,17 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     events = EventService(sessions)
+    recommendations = RecommendationService(
+        sessions,
+        settings,
+        events,
+        build_cache(settings, "recommendations"),
+        ModelStore(settings.redis_url, f"{settings.redis_namespace}:model"),
+    )
+    # Subscribed after the recommendation service, whose listener invalidates cached lists
+    # first: a woken subscriber must not read the list cached before the event.
+    live = LiveUpdates(settings.redis_url, f"{settings.redis_namespace}:events")
+    events.subscribe(live.on_event)
     return Services(
         settings=settings,
         engine=engine,
@@ -43,12 +57,7 @@ def build_services(settings: Settings) -> Services:
         catalog=CatalogService(sessions, settings.product_row_ttl_seconds),
         users=UserService(sessions, settings),
         events=events,
-        recommendations=RecommendationService(
-            sessions,
-            settings,
-            events,
-            build_cache(settings, "recommendations"),
-            ModelStore(settings.redis_url, f"{settings.redis_namespace}:model"),
-        ),
+        recommendations=recommendations,
         explanations=ExplanationService(settings, build_cache(settings, "explanations")),
+        live=live,
     )

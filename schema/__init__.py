@@ -1,4 +1,5 @@
-"""The GraphQL schema: queries, mutations and the extensions every request goes through."""
+"""The GraphQL schema: queries, mutations, subscriptions and the extensions every request goes
+through."""
 
 from functools import partial
 
@@ -15,6 +16,7 @@ from schema.extensions.limits import limit_extensions
 from schema.extensions.observability import OperationMetrics
 from schema.mutations import Mutation
 from schema.queries import Query
+from schema.subscriptions import StreamErrorCodes, Subscription
 from schema.types.interaction import Interaction
 from schema.types.product import Product
 from schema.types.user import User
@@ -38,10 +40,12 @@ def build_schema(
     return RecommenderSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Product, User, Interaction],
         extensions=[
             OperationMetrics,
             ErrorCodes,
+            StreamErrorCodes,
             partial(ParserCache, maxsize=PARSED_DOCUMENTS),
             partial(ValidationCache, maxsize=PARSED_DOCUMENTS),
             *limit_extensions(settings, rate_limiter),

@@ -19,6 +19,7 @@ class Context:
     response: Response | WebSocket | None
     services: Services
     viewer: TokenClaims | None
+    connection_params: dict[str, object] | None = None  # WebSocket `connection_init` payload
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

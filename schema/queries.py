@@ -16,6 +16,9 @@ from schema.types.user import User, UserConnection
 Info = strawberry.Info[Context, None]
 
 
+NODE_TYPES = {"Product", "User", "Interaction"}
+
+
 def _target_customer(info: Info, user_id: strawberry.ID | None) -> int:
     """The viewer's own id, or `user_id` when the viewer is an admin."""
     viewer = info.context.require_viewer()
@@ -30,11 +33,14 @@ def _target_customer(info: Info, user_id: strawberry.ID | None) -> int:
 @strawberry.type
 class Query:
     @strawberry.field(description="Any object by its global id: a Product, User or Interaction.")
-    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         try:
-            return await id.resolve_node(info)
-        except (KeyError, ValueError) as exc:
+            global_id = relay.GlobalID.from_id(id)
+        except Exception as exc:
             raise bad_input("id", "`id` is not the id of an object") from exc
+        if global_id.type_name not in NODE_TYPES:
+            raise bad_input("id", "`id` is not the id of an object")
+        return await global_id.resolve_node(info)
 
     @strawberry.field(
         description="Browse the catalog in id order with keyset (cursor) pagination. "

@@ -158,5 +158,6 @@ async def sample_database_url(
 
 @pytest.fixture(scope="session")
 async def client(sample_database_url: str) -> AsyncIterator[GraphQLClient]:
-    async with running_client(Settings(database_url=sample_database_url)) as graphql_client:
+    settings = Settings(database_url=sample_database_url, rate_limit_points_per_minute=0)
+    async with running_client(settings) as graphql_client:
         yield graphql_client

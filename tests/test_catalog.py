@@ -88,6 +88,9 @@ async def test_product_lookups_by_id_node_and_sku(client: GraphQLClient) -> None
     assert data["productBySku"]["id"] == first["id"]
     body = await client.query('{ product(id: "garbage") { sku } }')
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+    for bad in ("0", "garbage", "Tm9wZTox"):
+        body = await client.query("query($id: ID!) { node(id: $id) { id } }", {"id": bad})
+        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
 
 
 CREATE = """mutation($input: CreateProductInput!) {

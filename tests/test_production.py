@@ -206,3 +206,39 @@ def test_one_replica_killed_during_load_the_other_keeps_serving(
         assert served > 20
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{a.base}/healthz", timeout=2)
+
+
+def test_load_benchmark_short_mode_serves_without_errors() -> None:
+    """The load benchmark in short mode: two server processes on PostgreSQL sharing Redis,
+    32 concurrent clients over 20 customers; only correctness is asserted, never speed."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.api_recommendations",
+            "--backend",
+            "postgresql",
+            "--workers",
+            "2",
+            "--redis",
+            "--seconds",
+            "3",
+            "--customers",
+            "20",
+            "--dataset",
+            SAMPLE,
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["concurrent"]["errors"] == 0
+    assert report["concurrent"]["requests"] > 0
+    assert report["minimal_strawberry_typename"]["errors"] == 0

@@ -68,7 +68,7 @@ chromium:
 bench: install
 	@for script in bench/*.py; do \
 		name=$$(basename $$script .py); \
-		case $$name in synthetic|_*) continue;; esac; \
+		case $$name in synthetic|minimal_app|_*) continue;; esac; \
 		echo "# bench.$$name" >&2; $(BIN)/python -m bench.$$name || exit 1; \
 	done
 

@@ -242,3 +242,43 @@ def test_load_benchmark_short_mode_serves_without_errors() -> None:
     assert report["concurrent"]["errors"] == 0
     assert report["concurrent"]["requests"] > 0
     assert report["minimal_strawberry_typename"]["errors"] == 0
+
+
+def test_sigterm_drains_requests_in_flight(database: str, shared_env: dict[str, str]) -> None:
+    """A request still waiting on a slow LLM when SIGTERM arrives is answered in full."""
+    from tests.fake_llm import fake_llm_server
+
+    llm = fake_llm_server().fake
+    llm.reset()
+    llm.delay = 1.5
+    env = {
+        **shared_env,
+        "OPENAI_API_KEY": "drain",
+        "OPENAI_BASE_URL": llm.base_url,
+        "LLM_TIMEOUT_SECONDS": "5",
+    }
+    try:
+        with server_process(database, extra_env=env) as running:
+            api = Api(running.base)
+            token = api.register()
+            recommended(api, token)
+            outcome: dict[str, object] = {}
+
+            def slow_request() -> None:
+                body = api.post(
+                    "{ recommendations(first: 3) { explanation { text source } } }", token=token
+                )
+                outcome["body"] = body
+
+            worker = threading.Thread(target=slow_request)
+            worker.start()
+            time.sleep(0.5)
+            running.process.send_signal(signal.SIGTERM)
+            worker.join(timeout=20)
+            assert running.process.wait(timeout=20) in (0, -signal.SIGTERM)
+            body = outcome["body"]
+            assert isinstance(body, dict) and "errors" not in body
+            sources = {item["explanation"]["source"] for item in body["data"]["recommendations"]}
+            assert sources == {"LLM"}
+    finally:
+        llm.reset()

@@ -72,7 +72,9 @@ class Cache:
     ) -> None:
         self.layer = layer
         self.namespace = namespace or f"recommender:{layer}"
-        self._memory: BaseCache = AioCache(AioCache.MEMORY, namespace=f"{self.namespace}:")
+        self._memory: BaseCache = AioCache(
+            AioCache.MEMORY, namespace=f"{self.namespace}:", timeout=None
+        )
         self._redis: BaseCache | None = None
         if redis_url:
             self._redis = AioCache(

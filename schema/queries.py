@@ -122,6 +122,10 @@ class Query:
     ) -> list[Recommendation]:
         target = _target_customer(info, user_id)
         served = await info.context.services.recommendations.recommend(target, first, category)
+        rows = await info.context.services.catalog.products_by_ids(
+            [item.product_id for item in served], include_archived=True
+        )
+        info.context.loaders.product.prime_many(rows)
         return [Recommendation.from_served(item, target) for item in served]
 
     @strawberry.field(

@@ -137,7 +137,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from engine.evaluate import evaluate
 
     catalog, events = load_dataset(args.directory)
-    result = evaluate(catalog, events, np.datetime64(args.cutoff), k=args.k)
+    result = evaluate(
+        catalog,
+        events,
+        np.datetime64(args.cutoff),
+        k=args.k,
+        dataset=args.directory.resolve().name,
+    )
     print(json.dumps(result))
     return 0
 

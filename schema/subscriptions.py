@@ -31,6 +31,10 @@ async def _recommendation_lists(
         while True:
             context.loaders = Loaders(context.services)  # each push reads fresh product rows
             served = await context.services.recommendations.recommend(user_id, first)
+            rows = await context.services.catalog.products_by_ids(
+                [item.product_id for item in served], include_archived=True
+            )
+            context.loaders.product.prime_many(rows)
             yield [Recommendation.from_served(item, user_id) for item in served]
             await changes.get()
 

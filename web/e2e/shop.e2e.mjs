@@ -36,6 +36,15 @@ async function recommendationIds(p = page) {
   return p.getByTestId("recommendation").evaluateAll((els) => els.map((e) => e.getAttribute("data-product-id")));
 }
 
+/** Polls `check` until it is true (or fails after TIMEOUT). */
+async function expectSoon(check, message) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(message);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function goHome() {
   await page.getByRole("link", { name: "Hearth & Co. home" }).click();
   await page.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor({ timeout: TIMEOUT });
@@ -194,6 +203,48 @@ test("'Why?' fetches the explanation of one recommendation", async () => {
   assert.ok(value.length > 10, `explanation text: ${value}`);
   assert.equal(await first.getByRole("button", { name: /^Hide why/ }).getAttribute("aria-expanded"), "true");
   await page.screenshot({ path: join(SHOTS, "home.png"), fullPage: true });
+});
+
+test("two tabs of the customer stay in sync: a cart add in one changes the other's picks live", async () => {
+  const other = await context.newPage();
+  other.on("pageerror", (err) => console.error("page error (second tab):", err.message));
+  const pushes = [];
+  other.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => String(payload).includes('"next"') && pushes.push(Date.now())));
+  const refetches = [];
+  other.on("request", (r) => r.url().endsWith("/graphql") && r.postDataJSON()?.operationName === "Recommendations" && refetches.push(r));
+  await other.goto("/");
+  await other.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor();
+  await other.locator('section[aria-busy="false"]:has([data-testid="recommendations"])').waitFor();
+  const before = await recommendationIds(other);
+  await other.evaluate(() => (window.__sameDocument = true));
+  await expectSoon(() => pushes.length > 0, "the second tab subscribed (first list pushed)");
+  const pushesBefore = pushes.length;
+  const refetchesBefore = refetches.length;
+
+  await page.bringToFront();
+  await goHome();
+  const top = page.getByTestId("recommendation").first();
+  let added = 0; // when the first tab sent the event
+  page.on("request", (r) => {
+    if (!added && r.url().endsWith("/graphql") && r.postDataJSON()?.operationName === "RecordInteraction") added = Date.now();
+  });
+  await top.getByRole("button", { name: /^Add .* to cart$/ }).click();
+  await other.waitForFunction(
+    (ids) => {
+      const now = [...document.querySelectorAll('[data-testid="recommendation"]')].map((e) => e.getAttribute("data-product-id"));
+      return now.length > 0 && JSON.stringify(now) !== ids;
+    },
+    JSON.stringify(before),
+    { timeout: TIMEOUT },
+  );
+  const changedMs = Date.now() - added;
+  assert.ok(await other.evaluate(() => window.__sameDocument === true), "the second tab did not reload");
+  assert.ok(pushes.length > pushesBefore, "the new list came over the WebSocket");
+  assert.equal(refetches.length, refetchesBefore, "the second tab did not ask again over HTTP");
+  console.log(JSON.stringify({ metric: "second_tab_recommendations_changed_ms", ms: changedMs, target_ms: 1000 }));
+  assert.ok(added > 0 && changedMs < 5000, `the second tab changed ${changedMs} ms after the event`);
+  await other.screenshot({ path: join(SHOTS, "second-tab.png") });
+  await other.close();
 });
 
 test("the account page shows the customer's history", async () => {

@@ -1,6 +1,9 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
 import type { ApolloCache } from "@apollo/client";
-import { relayStylePagination } from "@apollo/client/utilities";
+import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
+import { isSubscriptionOperation, relayStylePagination } from "@apollo/client/utilities";
+import { createClient as createWsClient } from "graphql-ws";
+import type { Client as WsClient } from "graphql-ws";
 import { readStorage } from "./lib/storage";
 
 export const TOKEN_KEY = "shop.token";
@@ -57,9 +60,54 @@ const authLink = new ApolloLink((operation, forward) => {
   return forward(operation);
 });
 
+/** `uri` (absolute or relative to the page) as a ws:// or wss:// URL. */
+export function websocketUrl(uri: string, base: string = window.location.href): string {
+  const url = new URL(uri, base);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+/** The open WebSocket clients (one per Apollo client), for `reconnectLiveUpdates`. */
+const liveClients = new Set<WsClient>();
+const MAX_RETRY_WAIT_MS = 30_000;
+
+/**
+ * Subscriptions over graphql-transport-ws: one lazy socket, opened by the first subscription and
+ * closed after the last; the token goes in the `connection_init` payload, read at each
+ * (re)connect. Dropped sockets reconnect with capped, jittered back-off (1 s doubling to 30 s)
+ * and resubscribe, which pushes a fresh list; a refused token (4403) is not retried.
+ */
+function createLiveLink(uri: string): ApolloLink {
+  const client = createWsClient({
+    url: websocketUrl(uri),
+    lazy: true,
+    connectionParams: () => {
+      const token = readStorage(TOKEN_KEY);
+      return token ? { authorization: `Bearer ${token}` } : {};
+    },
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: (event) => !(typeof event === "object" && event !== null && "code" in event && event.code === 4403),
+    retryWait: async (retries) => {
+      const wait = Math.min(1000 * 2 ** retries, MAX_RETRY_WAIT_MS) + Math.random() * 1000;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    },
+  });
+  liveClients.add(client);
+  return new GraphQLWsLink(client);
+}
+
+/**
+ * The token changed (sign in or out, here or in another tab): drop the live socket, so that
+ * open subscriptions reconnect as the new customer (or stop being answered, signed out).
+ */
+export function reconnectLiveUpdates(): void {
+  for (const client of liveClients) client.terminate();
+}
+
 export function createClient(uri = "/graphql"): ApolloClient {
+  const http = ApolloLink.from([authLink, new HttpLink({ uri })]);
   return new ApolloClient({
-    link: ApolloLink.from([authLink, new HttpLink({ uri })]),
+    link: ApolloLink.split(({ query }) => isSubscriptionOperation(query), createLiveLink(uri), http),
     cache: createCache(),
     defaultOptions: {
       watchQuery: { fetchPolicy: "cache-first" },

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { useApolloClient, useQuery } from "@apollo/client/react";
 import { graphql } from "./gql";
 import type { MeQuery } from "./gql/graphql";
-import { TOKEN_KEY } from "./apollo";
+import { reconnectLiveUpdates, TOKEN_KEY } from "./apollo";
 import { readStorage, writeStorage } from "./lib/storage";
 
 export const MeDocument = graphql(`
@@ -40,6 +40,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     async (next: string) => {
       writeStorage(TOKEN_KEY, next);
       setToken(next);
+      reconnectLiveUpdates();
       // Everything cached so far was for a visitor.
       await client.resetStore().catch(() => undefined);
     },
@@ -49,6 +50,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const signOut = useCallback(async () => {
     writeStorage(TOKEN_KEY, null);
     setToken(null);
+    reconnectLiveUpdates();
     await client.clearStore().catch(() => undefined);
   }, [client]);
 
@@ -62,6 +64,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     const onStorage = (event: StorageEvent) => {
       if (event.key === TOKEN_KEY && event.newValue !== token) {
         setToken(event.newValue);
+        reconnectLiveUpdates();
         void client.resetStore().catch(() => undefined);
       }
     };

@@ -1,7 +1,13 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { RecommendationExplanationDocument, RecommendationsDocument, RecommendationsPanel, tidyCaps } from "./RecommendationsPanel";
+import {
+  RecommendationExplanationDocument,
+  RecommendationsDocument,
+  RecommendationsPanel,
+  RecommendationsUpdatedDocument,
+  tidyCaps,
+} from "./RecommendationsPanel";
 import { AddToCartButton } from "./AddToCartButton";
 import { RecordInteractionDocument } from "../interactions";
 import { product, renderWithApp, SignedInProbe } from "../test/utils";
@@ -131,6 +137,34 @@ describe("RecommendationsPanel", () => {
     expect(await screen.findByRole("link", { name: "Product Number 3" })).toBeInTheDocument();
     expect(screen.queryByRole("link", { name: "Product Number 1" })).not.toBeInTheDocument();
     expect(JSON.parse(window.localStorage.getItem("shop.cart.v1") ?? "[]")).toHaveLength(1);
+  });
+
+  it("replaces its items with each list the server pushes (another tab's event), without asking again", async () => {
+    const pushed = [rec(4, 1, [{ kind: "SIMILAR_TO_PURCHASED", detail: "Goes with what you just added" }]), first[0]!];
+    let queried = 0;
+    renderWithApp(<RecommendationsPanel first={2} />, {
+      signedIn: true,
+      mocks: [
+        {
+          request: { query: RecommendationsDocument, variables: { first: 2 } },
+          result: () => {
+            queried += 1;
+            return { data: { recommendations: first } };
+          },
+        },
+        {
+          request: { query: RecommendationsUpdatedDocument, variables: { first: 2 } },
+          result: { data: { recommendationsUpdated: pushed } },
+          delay: 50,
+        },
+      ],
+    });
+    expect(await screen.findByRole("link", { name: "Product Number 2" })).toBeInTheDocument();
+    expect(await screen.findByRole("link", { name: "Product Number 4" })).toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "Product Number 2" })).not.toBeInTheDocument();
+    const items = screen.getAllByTestId("recommendation");
+    expect(items.map((item) => item.dataset["productId"])).toEqual([product(4).id, product(1).id]);
+    expect(queried).toBe(1);
   });
 });
 

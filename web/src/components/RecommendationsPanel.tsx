@@ -1,7 +1,8 @@
 import { useId, useState } from "react";
-import { useLazyQuery, useQuery } from "@apollo/client/react";
+import { useLazyQuery, useQuery, useSubscription } from "@apollo/client/react";
 import { graphql } from "../gql";
 import type { ReasonKind, RecommendationItem_RecommendationFragment } from "../gql/graphql";
+import { useAuth } from "../auth";
 import { useRecordInteraction } from "../interactions";
 import { displayName } from "../lib/format";
 import { ProductCard } from "./ProductCard";
@@ -32,6 +33,15 @@ export const RecommendationItemFragment = graphql(`
 export const RecommendationsDocument = graphql(`
   query Recommendations($first: Int!, $category: String) {
     recommendations(first: $first, category: $category) {
+      ...RecommendationItem_recommendation
+    }
+  }
+`);
+
+/** The same list, pushed by the server at once and after each of the customer's events (any tab). */
+export const RecommendationsUpdatedDocument = graphql(`
+  subscription RecommendationsUpdated($first: Int!) {
+    recommendationsUpdated(first: $first) {
       ...RecommendationItem_recommendation
     }
   }
@@ -159,6 +169,19 @@ export function RecommendationsPanel({ first = 8, title = "Recommended for you" 
   const { data, loading, error, refetch } = useQuery(RecommendationsDocument, {
     variables: { first },
     fetchPolicy: "cache-and-network",
+  });
+  // Live: each pushed list replaces the cached one, so every tab of the customer stays in sync.
+  const { status } = useAuth();
+  useSubscription(RecommendationsUpdatedDocument, {
+    variables: { first },
+    skip: status !== "signedIn",
+    ignoreResults: true,
+    onData: ({ client, data: pushed }) => {
+      const recommendations = pushed.data?.recommendationsUpdated;
+      if (recommendations) {
+        client.cache.writeQuery({ query: RecommendationsDocument, variables: { first }, data: { __typename: "Query", recommendations } });
+      }
+    },
   });
   const headingId = useId();
   const items = data?.recommendations;

@@ -6,7 +6,6 @@ after a cool-down. Every `get` counts a hit or miss in `recommender_cache_reques
 """
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 
 from app.metrics import CACHE_REQUESTS
 from app.observability import annotate_cache
+from app.redis_outage import RedisOutage
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,12 @@ class Cache:
                 timeout=2 * redis_timeout_seconds,
                 **redis_options(redis_url, redis_timeout_seconds),
             )
-        self._retry_after = redis_retry_after_seconds
-        self._redis_down = False
-        self._probe_at = 0.0
+        self._outage = RedisOutage(f"cache layer {layer}", redis_retry_after_seconds, log)
 
     @property
     def backend(self) -> str:
         """The store in use now: "redis" unless Redis is unset or in an outage, then "memory"."""
-        return "redis" if self._redis is not None and not self._redis_down else "memory"
+        return "redis" if self._redis is not None and not self._outage.down else "memory"
 
     async def get(self, key: str) -> Any | None:
         """The value stored under `key`, or None on a miss (also for an unreadable entry)."""
@@ -121,39 +119,15 @@ class Cache:
                 log.debug("cache layer %s: error while closing Redis", self.layer, exc_info=True)
 
     async def _call(self, operation: Callable[[BaseCache], Awaitable[T]]) -> T:
-        if self._redis is None or not self._redis_usable():
+        if self._redis is None or not self._outage.usable():
             return await operation(self._memory)
         try:
             result = await operation(self._redis)
         except REDIS_FAILURES as error:
-            self._redis_failed(error)
+            self._outage.failed(error)
             return await operation(self._memory)
-        if self._redis_down:
-            self._redis_down = False
-            log.warning("cache layer %s: Redis is reachable again", self.layer)
+        self._outage.succeeded()
         return result
-
-    def _redis_usable(self) -> bool:
-        """Whether to try Redis now; during an outage only one caller per cool-down probes it."""
-        if not self._redis_down:
-            return True
-        now = time.monotonic()
-        if now < self._probe_at:
-            return False
-        self._probe_at = now + self._retry_after
-        return True
-
-    def _redis_failed(self, error: BaseException) -> None:
-        self._probe_at = time.monotonic() + self._retry_after
-        if not self._redis_down:
-            self._redis_down = True
-            log.warning(
-                "cache layer %s: Redis unavailable (%s: %s); using memory, retrying every %g s",
-                self.layer,
-                type(error).__name__,
-                error,
-                self._retry_after,
-            )
 
 
 def build_cache(settings: Settings, layer: str) -> Cache:

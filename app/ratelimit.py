@@ -16,6 +16,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.redis_outage import RedisOutage
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,48 +132,24 @@ class RedisTokenBucket:
             retry_on_timeout=False,
         )
         self._script = self._redis.register_script(TOKEN_BUCKET_LUA)
-        self._retry_after = retry_after_seconds
-        self._redis_down = False
-        self._probe_at = 0.0
+        self._outage = RedisOutage("rate limiter", retry_after_seconds, log)
 
     @property
     def backend(self) -> str:
-        return "memory" if self._redis_down else "redis"
+        return "memory" if self._outage.down else "redis"
 
     async def charge(self, key: str, cost: int) -> Decision:
-        if not self._redis_usable():
+        if not self._outage.usable():
             return self.fallback.charge_now(key, cost)
         try:
             allowed, remaining, wait = await self._script(
                 keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate, cost]
             )
         except REDIS_FAILURES as error:
-            self._redis_failed(error)
+            self._outage.failed(error)
             return self.fallback.charge_now(key, cost)
-        if self._redis_down:
-            self._redis_down = False
-            log.warning("rate limiter: Redis is reachable again")
+        self._outage.succeeded()
         return Decision(bool(int(allowed)), float(remaining), float(wait))
-
-    def _redis_usable(self) -> bool:
-        if not self._redis_down:
-            return True
-        now = time.monotonic()
-        if now < self._probe_at:
-            return False
-        self._probe_at = now + self._retry_after
-        return True
-
-    def _redis_failed(self, error: BaseException) -> None:
-        self._probe_at = time.monotonic() + self._retry_after
-        if not self._redis_down:
-            self._redis_down = True
-            log.warning(
-                "rate limiter: Redis unavailable (%s: %s); using memory, retrying every %g s",
-                type(error).__name__,
-                error,
-                self._retry_after,
-            )
 
     async def close(self) -> None:
         try:

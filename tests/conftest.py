@@ -6,7 +6,7 @@ an unreachable server fails the run; elsewhere its tests are skipped with a reas
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +153,17 @@ async def sample_database_url(
         engine = create_engine(Settings(database_url=url))
         await import_dataset(engine, SAMPLE_DIR)
         await engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_sample_url() -> Iterator[str]:
+    """A PostgreSQL database holding the bundled sample, for tests that start server processes."""
+    from bench._support import run_cli, temporary_database
+
+    with temporary_database("postgresql") as url:
+        run_cli(url, "db", "upgrade")
+        run_cli(url, "import", str(SAMPLE_DIR))
         yield url
 
 

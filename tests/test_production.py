@@ -7,13 +7,12 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bench._support import run_cli, server_process, temporary_database, wait_ready
+from bench._support import server_process, wait_ready
 from tests.tcp_proxy import TcpProxy
 
 SAMPLE = str(Path(__file__).resolve().parent.parent / "app" / "sample_data")
@@ -24,15 +23,6 @@ RECORD = """mutation($id: ID!, $type: InteractionType!) {
 
 def pg_url_through(url: str, proxy: TcpProxy) -> str:
     return url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A PostgreSQL database holding the bundled sample."""
-    with temporary_database("postgresql") as url:
-        run_cli(url, "db", "upgrade")
-        run_cli(url, "import", SAMPLE)
-        yield url
 
 
 @pytest.fixture
@@ -83,11 +73,11 @@ def recommended(api: Api, token: str) -> list[str]:
 
 
 def test_an_event_through_one_replica_changes_the_other_at_once(
-    database: str, shared_env: dict[str, str]
+    postgres_sample_url: str, shared_env: dict[str, str]
 ) -> None:
     with (
-        server_process(database, extra_env=shared_env) as a,
-        server_process(database, extra_env=shared_env) as b,
+        server_process(postgres_sample_url, extra_env=shared_env) as a,
+        server_process(postgres_sample_url, extra_env=shared_env) as b,
     ):
         replica_a, replica_b = Api(a.base), Api(b.base)
         token = replica_a.register()
@@ -108,13 +98,13 @@ def test_an_event_through_one_replica_changes_the_other_at_once(
 
 
 def test_database_outage_fails_clearly_and_recovers_without_losing_events(
-    database: str, shared_env: dict[str, str]
+    postgres_sample_url: str, shared_env: dict[str, str]
 ) -> None:
     proxy = TcpProxy("127.0.0.1", 5432)
     proxy.restore()
     env = {**shared_env, "DB_POOL_SIZE": "2"}
     try:
-        with server_process(pg_url_through(database, proxy), extra_env=env) as running:
+        with server_process(pg_url_through(postgres_sample_url, proxy), extra_env=env) as running:
             api = Api(running.base)
             token = api.register()
             products = api.product_ids()
@@ -148,13 +138,13 @@ def test_database_outage_fails_clearly_and_recovers_without_losing_events(
 
 
 def test_redis_outage_falls_back_to_memory_and_keeps_serving(
-    database: str, shared_env: dict[str, str]
+    postgres_sample_url: str, shared_env: dict[str, str]
 ) -> None:
     proxy = TcpProxy("127.0.0.1", 6379)
     proxy.restore()
     env = {**shared_env, "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
     try:
-        with server_process(database, extra_env=env) as running:
+        with server_process(postgres_sample_url, extra_env=env) as running:
             api = Api(running.base)
             token = api.register()
             assert len(recommended(api, token)) == 10
@@ -172,11 +162,11 @@ def test_redis_outage_falls_back_to_memory_and_keeps_serving(
 
 
 def test_one_replica_killed_during_load_the_other_keeps_serving(
-    database: str, shared_env: dict[str, str]
+    postgres_sample_url: str, shared_env: dict[str, str]
 ) -> None:
     with (
-        server_process(database, extra_env=shared_env) as a,
-        server_process(database, extra_env=shared_env) as b,
+        server_process(postgres_sample_url, extra_env=shared_env) as a,
+        server_process(postgres_sample_url, extra_env=shared_env) as b,
     ):
         token = Api(a.base).register()
         failures: list[str] = []
@@ -244,7 +234,9 @@ def test_load_benchmark_short_mode_serves_without_errors() -> None:
     assert report["minimal_strawberry_typename"]["errors"] == 0
 
 
-def test_sigterm_drains_requests_in_flight(database: str, shared_env: dict[str, str]) -> None:
+def test_sigterm_drains_requests_in_flight(
+    postgres_sample_url: str, shared_env: dict[str, str]
+) -> None:
     """A request still waiting on a slow LLM when SIGTERM arrives is answered in full."""
     from tests.fake_llm import fake_llm_server
 
@@ -258,7 +250,7 @@ def test_sigterm_drains_requests_in_flight(database: str, shared_env: dict[str, 
         "LLM_TIMEOUT_SECONDS": "5",
     }
     try:
-        with server_process(database, extra_env=env) as running:
+        with server_process(postgres_sample_url, extra_env=env) as running:
             api = Api(running.base)
             token = api.register()
             recommended(api, token)

@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench._support import run_cli, server_process, temporary_database
+from bench._support import server_process
 from tests.tcp_proxy import TcpProxy
 
 SAMPLE = str(Path(__file__).resolve().parent.parent / "app" / "sample_data")
@@ -29,15 +29,6 @@ SUBSCRIBE = """subscription($first: Int!) {
 }"""
 RECORD = """mutation($id: ID!, $type: InteractionType!) {
   recordInteraction(productId: $id, type: $type) { interaction { id } errors { code } } }"""
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A PostgreSQL database holding the bundled sample."""
-    with temporary_database("postgresql") as url:
-        run_cli(url, "db", "upgrade")
-        run_cli(url, "import", SAMPLE)
-        yield url
 
 
 def server_env(redis_url: str | None = "redis://127.0.0.1:6379/0") -> dict[str, str]:
@@ -53,9 +44,9 @@ def server_env(redis_url: str | None = "redis://127.0.0.1:6379/0") -> dict[str, 
 
 
 @pytest.fixture(scope="module")
-def single(database: str) -> Iterator[str]:
+def single(postgres_sample_url: str) -> Iterator[str]:
     """One server (with Redis); its base URL."""
-    with server_process(database, extra_env=server_env()) as running:
+    with server_process(postgres_sample_url, extra_env=server_env()) as running:
         yield running.base
 
 
@@ -222,8 +213,10 @@ async def test_a_bad_token_closes_the_connection_4403(single: str, token: str) -
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
-async def test_a_token_signed_with_another_secret_is_refused(single: str, database: str) -> None:
-    with server_process(database, extra_env=server_env(None)) as other:
+async def test_a_token_signed_with_another_secret_is_refused(
+    single: str, postgres_sample_url: str
+) -> None:
+    with server_process(postgres_sample_url, extra_env=server_env(None)) as other:
         foreign = await Api(other.base).register()
     async with ws_client(single, foreign) as client:
         with pytest.raises(ConnectionClosed) as closed:
@@ -231,11 +224,13 @@ async def test_a_token_signed_with_another_secret_is_refused(single: str, databa
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
-async def test_an_event_through_another_process_pushes_within_a_second(database: str) -> None:
+async def test_an_event_through_another_process_pushes_within_a_second(
+    postgres_sample_url: str,
+) -> None:
     env = server_env()
     with (
-        server_process(database, extra_env=env) as a,
-        server_process(database, extra_env=env) as b,
+        server_process(postgres_sample_url, extra_env=env) as a,
+        server_process(postgres_sample_url, extra_env=env) as b,
     ):
         api_a = Api(a.base)
         token = await api_a.register()
@@ -252,12 +247,12 @@ async def test_an_event_through_another_process_pushes_within_a_second(database:
         assert max(latencies) < PUSH_DEADLINE_SECONDS
 
 
-async def test_with_redis_down_local_events_still_push(database: str) -> None:
+async def test_with_redis_down_local_events_still_push(postgres_sample_url: str) -> None:
     proxy = TcpProxy("127.0.0.1", 6379)
     proxy.restore()
     try:
         env = server_env(f"redis://127.0.0.1:{proxy.port}/0")
-        with server_process(database, extra_env=env) as running:
+        with server_process(postgres_sample_url, extra_env=env) as running:
             api = Api(running.base)
             token = await api.register()
             products = await api.product_ids()

@@ -6,8 +6,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from app.settings import PROJECT_ROOT, get_settings
+from app.settings import PROJECT_ROOT, Settings, get_settings
 
 SAMPLE_DATASET = PROJECT_ROOT / "app" / "sample_data"
 
@@ -130,7 +131,21 @@ def _export_schema() -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+async def _store_evaluation(settings: Settings, result: dict[str, Any]) -> None:
+    """Keep an evaluation result in the database (the admin view's `offlineEvaluation`)."""
+    from app.db import create_engine, create_session_factory
+    from app.services.evaluations import EvaluationService
+
+    engine = create_engine(settings)
+    try:
+        await EvaluationService(create_session_factory(engine)).store(result)
+    finally:
+        await engine.dispose()
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Print the evaluation as one JSON line, then store it in the database of `settings`
+    (default: the process settings) unless `--no-store`; a failed store exits with 1."""
     import numpy as np
 
     from engine.data import load_dataset
@@ -142,9 +157,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         events,
         np.datetime64(args.cutoff),
         k=args.k,
+        progress=sys.stderr,  # the stream now, not the one bound when engine.evaluate loaded
         dataset=args.directory.resolve().name,
     )
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
+    if getattr(args, "no_store", False):
+        return 0
+    try:
+        asyncio.run(_store_evaluation(settings or get_settings(), result))
+    except Exception as error:
+        print(
+            f"evaluation not stored in the database ({type(error).__name__}: {error}); "
+            "run `recommender db upgrade` first, or pass --no-store",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -165,10 +192,15 @@ def parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
-    evaluate = commands.add_parser("evaluate", help="offline evaluation, one JSON line")
+    evaluate = commands.add_parser(
+        "evaluate", help="offline evaluation: one JSON line, also kept in the database"
+    )
     evaluate.add_argument("directory", type=Path)
     evaluate.add_argument("--cutoff", required=True, help="YYYY-MM-DD; train before, test after")
     evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument(
+        "--no-store", action="store_true", help="only print; do not keep it in the database"
+    )
     return root
 
 

@@ -4,16 +4,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.cache import build_cache
+from app.cache import Cache, build_cache
 from app.db import create_engine, create_session_factory
 from app.services.catalog import CatalogService
+from app.services.evaluations import EvaluationService
 from app.services.events import EventService
+from app.services.experiments import ExperimentService
 from app.services.explanations import ExplanationService
 from app.services.live import LiveUpdates
 from app.services.model_store import ModelStore
 from app.services.recommendations import RecommendationService
 from app.services.users import UserService
 from app.settings import Settings
+from engine.config import EngineConfig
 
 
 @dataclass
@@ -27,6 +30,8 @@ class Services:
     recommendations: RecommendationService
     explanations: ExplanationService
     live: LiveUpdates
+    experiments: ExperimentService
+    evaluations: EvaluationService
 
     async def close(self) -> None:
         await self.live.close()
@@ -39,12 +44,33 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     events = EventService(sessions)
+    experiments = ExperimentService(sessions, settings.experiments)
+
+    def variant_service(config: EngineConfig) -> RecommendationService:
+        """The sibling serving an experiment variant's config: its own cache and model-store
+        namespaces (`…:recommendations:<config>`, `…:model:<config>`), so nothing collides."""
+        return RecommendationService(
+            sessions,
+            settings,
+            events,
+            Cache(
+                "recommendations",
+                settings.redis_url,
+                namespace=f"{settings.redis_namespace}:recommendations:{config.name}",
+            ),
+            ModelStore(settings.redis_url, f"{settings.redis_namespace}:model:{config.name}"),
+            config,
+            primary=False,
+        )
+
     recommendations = RecommendationService(
         sessions,
         settings,
         events,
         build_cache(settings, "recommendations"),
         ModelStore(settings.redis_url, f"{settings.redis_namespace}:model"),
+        experiments=experiments,
+        variant_factory=variant_service,
     )
     # Subscribed after the recommendation service, whose listener invalidates cached lists
     # first: a woken subscriber must not read the list cached before the event.
@@ -60,4 +86,6 @@ def build_services(settings: Settings) -> Services:
         recommendations=recommendations,
         explanations=ExplanationService(settings, build_cache(settings, "explanations")),
         live=live,
+        experiments=experiments,
+        evaluations=EvaluationService(sessions),
     )

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -104,3 +105,31 @@ class Interaction(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     event_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Impression(Base):
+    """One product of a list served to a customer under an experiment; rows are only inserted."""
+
+    __tablename__ = "impressions"
+    __table_args__ = (
+        Index("ix_impressions_experiment_variant", "experiment_id", "variant"),
+        Index("ix_impressions_user_product_served", "user_id", "product_id", "served_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(String(64))
+    variant: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    served_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Evaluation(Base):
+    """One `recommender evaluate` run: `result` is the JSON line it printed."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_ran_at", "ran_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

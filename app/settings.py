@@ -4,11 +4,44 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.config import CONFIGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "development-only-secret-change-me-please"
+
+
+class VariantDefinition(BaseModel):
+    """One arm of an experiment: customers assigned to it are served by engine config `config`."""
+
+    name: str = Field(min_length=1, max_length=64)
+    weight: float = Field(gt=0, allow_inf_nan=False, description="Relative share of customers.")
+    config: str = Field(description="A key of engine.config.CONFIGS.")
+
+    @field_validator("config")
+    @classmethod
+    def _known_config(cls, value: str) -> str:
+        if value not in CONFIGS:
+            raise ValueError(f"unknown engine config {value!r}; known: {sorted(CONFIGS)}")
+        return value
+
+
+class ExperimentDefinition(BaseModel):
+    """An A/B experiment; the first variant is the baseline the others are compared with."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    active: bool = False
+    variants: list[VariantDefinition] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> "ExperimentDefinition":
+        names = [variant.name for variant in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"experiment {self.id!r}: variant names must be unique")
+        return self
 
 
 class Settings(BaseSettings):
@@ -49,6 +82,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=100_000, ge=1)
     cors_origins: str = ""
     # --- end security limits ---
+    # JSON list of ExperimentDefinition; at most one active (it decides who gets which model).
+    experiments: list[ExperimentDefinition] = Field(default_factory=list)
+
+    @field_validator("experiments")
+    @classmethod
+    def _valid_experiments(cls, value: list[ExperimentDefinition]) -> list[ExperimentDefinition]:
+        ids = [experiment.id for experiment in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("experiment ids must be unique")
+        active = [experiment.id for experiment in value if experiment.active]
+        if len(active) > 1:
+            raise ValueError(f"at most one experiment may be active, got {active}")
+        return value
+
+    @property
+    def active_experiment(self) -> ExperimentDefinition | None:
+        return next((experiment for experiment in self.experiments if experiment.active), None)
 
     @property
     def is_production(self) -> bool:

@@ -1,6 +1,8 @@
 """Root query fields; each resolver checks access and delegates to a service."""
 
-from typing import Annotated
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -9,6 +11,7 @@ from app.errors import bad_input
 from app.services.catalog import MAX_PAGE_SIZE, ProductFilter
 from schema.context import Context
 from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
+from schema.types.experiment import Experiment, OfflineEvaluation
 from schema.types.product import Product, ProductConnection, products_by_ids
 from schema.types.recommendation import ModelInfo, Recommendation
 from schema.types.user import User, UserConnection
@@ -106,7 +109,9 @@ class Query:
 
     @strawberry.field(
         description="Personal recommendations, best first, for the signed-in customer (or for "
-        "`userId` when an admin asks). Events recorded a moment ago already count."
+        "`userId` when an admin asks). Events recorded a moment ago already count. During an A/B "
+        "experiment the customer's variant decides the model, and a list customers ask for "
+        "themselves counts as shown to them (an admin's look does not)."
     )
     async def recommendations(
         self,
@@ -121,10 +126,16 @@ class Query:
         ] = None,
     ) -> list[Recommendation]:
         target = _target_customer(info, user_id)
-        served = await info.context.services.recommendations.recommend(target, first, category)
-        rows = await info.context.services.catalog.products_by_ids(
-            [item.product_id for item in served], include_archived=True
-        )
+        services = info.context.services
+        served = await services.recommendations.recommend(target, first, category)
+        work: list[Awaitable[Any]] = [
+            services.catalog.products_by_ids(
+                [item.product_id for item in served], include_archived=True
+            )
+        ]
+        if target == info.context.require_viewer().user_id:
+            work.append(services.recommendations.record_impressions(target, served))
+        rows, *_ = await asyncio.gather(*work)
         info.context.loaders.product.prime_many(rows)
         return [Recommendation.from_served(item, target) for item in served]
 
@@ -166,6 +177,24 @@ class Query:
     async def model_info(self, info: Info) -> ModelInfo:
         info.context.require_admin()
         return ModelInfo.from_model(await info.context.services.recommendations.model())
+
+    @strawberry.field(
+        description="The A/B experiments of the EXPERIMENTS setting, in configured order, with "
+        "their results so far (computed on request). Admins only."
+    )
+    async def experiments(self, info: Info) -> list[Experiment]:
+        info.context.require_admin()
+        reports = await info.context.services.experiments.reports()
+        return [Experiment.from_report(report) for report in reports]
+
+    @strawberry.field(
+        description="The latest offline evaluation (`recommender evaluate`); null when none "
+        "was stored. Admins only."
+    )
+    async def offline_evaluation(self, info: Info) -> OfflineEvaluation | None:
+        info.context.require_admin()
+        report = await info.context.services.evaluations.latest()
+        return OfflineEvaluation.from_report(report) if report else None
 
     @strawberry.field(description="A user by global id: yourself, or anyone for admins.")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:

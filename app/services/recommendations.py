@@ -4,14 +4,19 @@ The model is trained on first need, in a worker thread, from the database; it is
 background after `MODEL_TTL_SECONDS` or after `MODEL_RETRAIN_EVENTS` new events, and replaced by a
 single assignment, so requests keep using the old one meanwhile. Events newer than a model (its
 `watermark`) are folded into that customer's vector at request time.
+
+With an active experiment (app/services/experiments.py) each customer is served by the model of
+their variant's engine config: the service serves its own config's customers and lazily builds
+one sibling service per other config, each with its own cache and model-store namespaces (see
+`app.container`). Siblings receive events through this service, before any other listener.
 """
 
 import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,6 +34,7 @@ from app.metrics import (
 from app.models import Interaction, Product
 from app.services.catalog import check_page_size
 from app.services.events import EventService
+from app.services.experiments import Assignment, ExperimentService
 from app.services.model_store import ModelStore
 from app.settings import Settings
 from engine.config import CONFIGS, EngineConfig
@@ -80,6 +86,7 @@ class ServedRecommendation:
     collaborative_score: float
     content_score: float
     reasons: tuple[ServedReason, ...]
+    experiment: Assignment | None = None  # set per request, never cached
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class TrainingData:
     events: Events
     product_ids: dict[str, int]
     watermark: int
+
+
+VariantFactory = Callable[[EngineConfig], "RecommendationService"]
 
 
 class RecommendationService:
@@ -106,7 +116,13 @@ class RecommendationService:
         cache: Cache,
         store: ModelStore,
         config: EngineConfig = CONFIGS["default"],
+        experiments: ExperimentService | None = None,
+        variant_factory: VariantFactory | None = None,
+        primary: bool = True,
     ) -> None:
+        """`variant_factory` builds the sibling serving another config, with its own cache and
+        store and `primary=False`: a sibling gets events from its parent, not the event service,
+        and leaves the model-version gauge to the primary."""
         self._sessions = sessions
         self._settings = settings
         self._events = events
@@ -118,9 +134,27 @@ class RecommendationService:
         self._lock = asyncio.Lock()
         self._retrain: asyncio.Task[None] | None = None
         self._new_events = 0
-        events.subscribe(self._on_event)
+        self._experiments = experiments
+        self._variant_factory = variant_factory
+        self._siblings: dict[str, RecommendationService] = {}
+        self._primary = primary
+        if primary:
+            events.subscribe(self._on_event)
+
+    def _for_config(self, name: str) -> "RecommendationService":
+        """The service serving engine config `name`: this one, or its (new) sibling."""
+        if name == self._config.name:
+            return self
+        sibling = self._siblings.get(name)
+        if sibling is None:
+            if self._variant_factory is None:
+                raise RuntimeError(f"no variant factory to serve engine config {name!r}")
+            sibling = self._siblings[name] = self._variant_factory(CONFIGS[name])
+        return sibling
 
     async def _on_event(self, interaction: Interaction) -> None:
+        for sibling in list(self._siblings.values()):
+            await sibling._on_event(interaction)
         ttl = self._settings.recommendation_cache_ttl_seconds
         if ttl:
             await self._cache.set(
@@ -165,17 +199,24 @@ class RecommendationService:
             log.exception("model refresh failed; the previous model keeps serving")
 
     async def close(self) -> None:
+        for sibling in self._siblings.values():
+            await sibling.close()
         if self._retrain is not None:
             self._retrain.cancel()
         await self._cache.close()
         await self._store.close()
 
     async def warm_up(self) -> None:
-        """Train (or load) at start-up so the first request need not wait; failures are logged."""
+        """Train (or load) at start-up so the first request need not wait, then the models of
+        the active experiment's other variants; failures are logged."""
         try:
             await self.model()
         except Exception:
             log.exception("warm-up training failed; the first request will try again")
+        active = self._experiments.active if self._experiments else None
+        for name in dict.fromkeys(variant.config for variant in active.variants) if active else ():
+            if name != self._config.name:
+                await self._for_config(name).warm_up()
 
     async def retrain(self) -> LoadedModel:
         """Train now and wait for it (admin action, tests)."""
@@ -224,7 +265,8 @@ class RecommendationService:
             return False
         _, model = loaded
         self._model = model
-        MODEL_VERSION.set(model.version)
+        if self._primary:
+            MODEL_VERSION.set(model.version)
         MODEL_LOADS.labels(origin="shared").inc()
         log.info("model loaded from the shared store", extra={"version": model.version})
         return True
@@ -250,7 +292,8 @@ class RecommendationService:
         self._model = model
         self._new_events = max(0, self._new_events - pending_before)
         MODEL_TRAINING.observe(model.train_seconds)
-        MODEL_VERSION.set(model.version)
+        if self._primary:
+            MODEL_VERSION.set(model.version)
         MODEL_LOADS.labels(origin="trained").inc()
         log.info(
             "model trained",
@@ -329,7 +372,22 @@ class RecommendationService:
     async def recommend(
         self, user_id: int, first: int, category: str | None = None
     ) -> list[ServedRecommendation]:
-        """Top `first` products for a customer, with their events since training folded in."""
+        """Top `first` products for a customer, with their events since training folded in.
+
+        Under an active experiment the list comes from the model of the customer's variant and
+        every item carries the assignment in `experiment`; otherwise `experiment` is None.
+        """
+        check_page_size(first)
+        assignment = self._experiments.assign(user_id) if self._experiments else None
+        if assignment is None:
+            return await self._recommend(user_id, first, category)
+        served = await self._for_config(assignment.config)._recommend(user_id, first, category)
+        return [replace(item, experiment=assignment) for item in served]
+
+    async def _recommend(
+        self, user_id: int, first: int, category: str | None
+    ) -> list[ServedRecommendation]:
+        """This service's own model's list (cached per customer generation and model version)."""
         check_page_size(first)
         model = await self.model()
         ttl = self._settings.recommendation_cache_ttl_seconds
@@ -344,6 +402,24 @@ class RecommendationService:
                 await self._cache.set(key, served, ttl=ttl)
         RECOMMENDATIONS_SERVED.inc(len(served))
         return served
+
+    async def record_impressions(
+        self, user_id: int, served: Sequence[ServedRecommendation]
+    ) -> None:
+        """Record a list as shown to the customer under its experiment (one INSERT); a no-op for
+        a list served outside an experiment. A failure is logged, never raised: the list was
+        served whatever happens to the bookkeeping."""
+        assignment = served[0].experiment if served else None
+        if assignment is None or self._experiments is None:
+            return
+        try:
+            await self._experiments.record_impressions(
+                assignment, user_id, [item.product_id for item in served]
+            )
+        except Exception:
+            log.exception(
+                "impressions not recorded", extra={"experiment": assignment.experiment_id}
+            )
 
     async def _remember_served(self, user_id: int, served: list[ServedRecommendation]) -> None:
         """Note when each product was last recommended to the customer (kept 24 hours)."""

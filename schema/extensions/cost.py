@@ -5,7 +5,8 @@ Pricing (static, from the document, the schema and the variables):
 * a scalar or enum field costs 0, or 1 when it has its own async resolver (`purchaseCount`,
   `totalCount`, `categories`: each is a lookup);
 * an object field costs 1 plus the cost of its selection; Relay wrappers (`edges`, `pageInfo`)
-  cost nothing of their own;
+  and plain-data objects already in hand (`PLAIN_TYPES`: e.g. a recommendation's
+  `experiment`, an experiment's `variants`) cost nothing of their own;
 * a list field multiplies the cost of one element by its `first` argument (the literal, the
   variable's value, the variable's default or the argument's default, in that order); a
   connection passes its `first` to its `edges`; a list without `first` counts
@@ -62,10 +63,16 @@ LIST_SIZES: dict[tuple[str, str], int] = {
     ("Reason", "products"): 3,  # "at most 3"
 }
 WRAPPER_TYPES = {"PageInfo"}
+PLAIN_TYPES = {
+    "ExperimentAssignment",
+    "ExperimentVariant",
+    "ExperimentDifference",
+    "OfflineModelMetrics",
+}
 
 
 def _is_wrapper(named: GraphQLNamedType) -> bool:
-    return named.name in WRAPPER_TYPES or named.name.endswith("Edge")
+    return named.name in WRAPPER_TYPES or named.name in PLAIN_TYPES or named.name.endswith("Edge")
 
 
 def _has_async_resolver(field: GraphQLField) -> bool:

@@ -8,6 +8,7 @@ import strawberry
 from app.services.explanations import ExplanationRequest, ReasonFacts
 from app.services.recommendations import LoadedModel, ServedReason, ServedRecommendation
 from schema.context import Context
+from schema.types.experiment import ExperimentAssignment
 from schema.types.product import Product, products_by_ids
 
 Info = strawberry.Info[Context, None]
@@ -85,6 +86,10 @@ class Recommendation:
     )
     content_score: float = strawberry.field(description="The content-similarity part, 0 to 1.")
     reasons: list[RecommendationReason] = strawberry.field(description="Strongest first.")
+    experiment: ExperimentAssignment | None = strawberry.field(
+        description="The A/B experiment variant whose model chose this item; null when no "
+        "experiment is running."
+    )
     served: strawberry.Private[ServedRecommendation]
     customer_id: strawberry.Private[int]
 
@@ -97,6 +102,11 @@ class Recommendation:
             collaborative_score=round(served.collaborative_score, 6),
             content_score=round(served.content_score, 6),
             reasons=[RecommendationReason.from_served(reason) for reason in served.reasons],
+            experiment=(
+                ExperimentAssignment.from_assignment(served.experiment)
+                if served.experiment
+                else None
+            ),
             served=served,
         )
 

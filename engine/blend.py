@@ -4,13 +4,15 @@
 A sub-model is trained on the events before the split; customers with novel products in the
 validation window are scored exactly as in the offline protocol, and the weights are chosen by
 coordinate ascent on NDCG@10 over small grids, keeping the configured defaults unless a change
-improves validation NDCG by more than `min_gain` (relative).
+improves validation NDCG by more than `min_gain` (relative). For item-kNN one ascent is run per
+neighbour popularity exponent (EXPONENTS) and the best validation NDCG wins.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,8 +22,9 @@ from engine.config import BlendWeights
 from engine.models import decayed_popularity, newness
 
 if TYPE_CHECKING:
-    from engine.recommender import _State
+    from engine.recommender import Scorer, _State
 
+EXPONENTS: tuple[float, ...] = (0.0, 0.3, 0.6)
 GRID: dict[str, tuple[float, ...]] = {
     "content": (0.0, 0.15, 0.3, 0.5, 0.8, 1.2),
     "popularity": (0.0, 0.2, 0.4, 0.8, 1.2, 2.0),
@@ -49,18 +52,6 @@ def ndcg_at_k(
     return float(np.mean((hits * disc).sum(1) / ideal))
 
 
-def candidate_pool(per_user: list[np.ndarray], global_: list[np.ndarray], n: int) -> np.ndarray:
-    """(b x c) sorted column indices: each user's top-n of every per_user matrix (b x m) plus
-    the top-n of every global vector (m,); may contain duplicates (adjacent after sorting)."""
-    b = per_user[0].shape[0]
-    parts = [np.argpartition(-x, n - 1, axis=1)[:, :n] for x in per_user]
-    shared = np.unique(np.concatenate([np.argpartition(-v, n - 1)[:n] for v in global_]))
-    parts.append(np.broadcast_to(shared, (b, len(shared))))
-    cols = np.concatenate(parts, axis=1)
-    cols.sort(axis=1)
-    return cols
-
-
 def fit_blend(
     state: _State,
     build: Callable[..., _State],
@@ -69,8 +60,6 @@ def fit_blend(
     pool: int = 200,
 ) -> BlendWeights | None:
     """Blend weights tuned on the validation window, or None when there is too little data."""
-    from engine.recommender import Scorer, profile_matrix
-
     cfg = state.config
     prep = state.prepared
     m = len(state.catalog)
@@ -102,60 +91,75 @@ def fit_blend(
     users = np.flatnonzero(np.diff(rel.indptr) > 0)
     if len(users) < cfg.validation_min_users:
         return None
-    cap = max(cfg.validation_min_users, min(cfg.validation_max_users, int(3e7 // max(m, 1))))
-    if len(users) > cap:
-        users = np.sort(np.random.default_rng(cfg.seed).choice(users, cap, replace=False))
-    relevant = rel[users].toarray() > 0
-    n_relevant = relevant.sum(1)
-    strengths = sub.strengths[users]
-    profiles = profile_matrix(strengths)
-    probe = Scorer(sub, BlendWeights(cf=1.0, content=1.0, popularity=0.0, newness=0.0))
-    cf, ct = probe.components(profiles, strengths, users)
-    excluded = strengths.toarray() > 0
+    if len(users) > cfg.validation_max_users:
+        rng = np.random.default_rng(cfg.seed)
+        users = np.sort(rng.choice(users, cfg.validation_max_users, replace=False))
+    exponents = EXPONENTS if sub.knn_pool is not None else (cfg.blend.cf_popularity_exponent,)
     w = sub.prepared.weights / 5.0
     pops = {
         h: decayed_popularity(sub.prepared.items, w, sub.prepared.age_days, h, m)
         for h in GRID["popularity_half_life_days"]
     }
     news = {h: newness(sub.first_seen_age, h) for h in GRID["newness_half_life_days"]}
-    cols = candidate_pool(
-        [np.where(excluded, -np.inf, cf), np.where(excluded, -np.inf, ct)],
-        [*pops.values(), *news.values()],
-        min(pool, m),
-    )
-    invalid = np.zeros(cols.shape, dtype=bool)
-    invalid[:, 1:] = cols[:, 1:] == cols[:, :-1]
-    invalid |= np.take_along_axis(excluded, cols, 1)
-    rel_c = np.take_along_axis(relevant, cols, 1) & ~invalid
-    cf_c = np.take_along_axis(cf, cols, 1).astype(np.float32)
-    ct_c = np.take_along_axis(ct, cols, 1).astype(np.float32)
-    factor = np.ones(cols.shape, dtype=np.float32)
-    if cfg.category_boost and len(sub.category_names):
-        pref = probe.preferred(strengths)
-        codes = sub.category_codes[cols]
-        factor += np.float32(cfg.category_boost) * (
-            (codes >= 0) & np.take_along_axis(pref, np.maximum(codes, 0), 1)
+    shared = np.unique(
+        np.concatenate(
+            [
+                np.argpartition(-v, min(pool // 2, m) - 1)[: min(pool // 2, m)]
+                for v in [*pops.values(), *news.values()]
+            ]
         )
+    )
+    from engine.recommender import Scorer
+
+    probe = Scorer(sub, BlendWeights(cf=0.0, content=1.0, popularity=0.0, newness=0.0))
+    blank = BlendWeights(cf=1.0, content=0.0, popularity=0.0, newness=0.0)
+    scorers = {
+        x: Scorer(sub, dataclasses.replace(blank, cf_popularity_exponent=x)) for x in exponents
+    }
+    size = int(np.clip(5_000_000 // max(m, 1), 16, 1000))
+    parts = [
+        _pooled_features(probe, scorers, rel, users[i : i + size], shared, min(pool, m))
+        for i in range(0, len(users), size)
+    ]
+    cols = np.concatenate([p.cols for p in parts])
+    invalid = np.concatenate([p.invalid for p in parts])
+    rel_c = np.concatenate([p.relevant for p in parts])
+    n_relevant = np.concatenate([p.n_relevant for p in parts])
+    cf_c = {x: np.concatenate([p.cf[x] for p in parts]) for x in exponents}
+    ct_c = np.concatenate([p.content for p in parts])
+    factor = np.concatenate([p.factor for p in parts])
     pops_c = {h: v[cols].astype(np.float32) for h, v in pops.items()}
     news_c = {h: v[cols].astype(np.float32) for h, v in news.items()}
 
     def evaluate(p: dict[str, Any]) -> float:
-        s = cf_c * np.float32(cfg.blend.cf) + np.float32(p["content"]) * ct_c
+        s = cf_c[p["cf_popularity_exponent"]] * np.float32(cfg.blend.cf)
+        s += np.float32(p["content"]) * ct_c
         s += np.float32(p["popularity"]) * pops_c[p["popularity_half_life_days"]]
         s += np.float32(p["newness"]) * news_c[p["newness_half_life_days"]]
         s *= factor
         s[invalid] = -np.inf
         return ndcg_at_k(s, rel_c, k, n_relevant)
 
-    current = {key: getattr(cfg.blend, key) for key in GRID}
-    for key, grid in GRID.items():
-        if current[key] not in grid:
-            current[key] = min(grid, key=lambda v, c=current[key]: abs(v - c))
+    start = {key: getattr(cfg.blend, key) for key in GRID}
+    for key, values in GRID.items():
+        if start[key] not in values:
+            start[key] = min(values, key=lambda v, c=start[key]: abs(v - c))
+    results = [
+        _ascend(evaluate, dict(start, cf_popularity_exponent=x), min_gain) for x in exponents
+    ]
+    chosen = max(results, key=lambda r: r[0])[1]
+    return dataclasses.replace(cfg.blend, **chosen)
+
+
+def _ascend(
+    evaluate: Callable[[dict[str, Any]], float], current: dict[str, Any], min_gain: float
+) -> tuple[float, dict[str, Any]]:
+    """Coordinate ascent over GRID from `current`; a move must gain > min_gain (relative)."""
     best = evaluate(current)
     for _ in range(2):
         changed = False
-        for key, grid in GRID.items():
-            for value in grid:
+        for key, values in GRID.items():
+            for value in values:
                 if value == current[key]:
                     continue
                 trial = dict(current, **{key: value})
@@ -164,4 +168,67 @@ def fit_blend(
                     best, current, changed = score, trial, True
         if not changed:
             break
-    return dataclasses.replace(cfg.blend, **current)
+    return best, current
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """Validation features restricted to each user's candidate pool: every array (b x c)."""
+
+    cols: np.ndarray
+    invalid: np.ndarray
+    relevant: np.ndarray
+    n_relevant: np.ndarray
+    cf: dict[float, np.ndarray]
+    content: np.ndarray
+    factor: np.ndarray
+
+
+def _pooled_features(
+    probe: Scorer,
+    scorers: dict[float, Scorer],
+    rel: sp.csr_matrix,
+    users: np.ndarray,
+    shared: np.ndarray,
+    n: int,
+) -> _Pooled:
+    """CF (one per scorer) / content (probe) scores, exclusions, relevance and category boost of
+    `users` on their pool: top-n of every per-user score plus the `shared` global candidates."""
+    from engine.recommender import profile_matrix
+
+    sub = probe.state
+    cfg = sub.config
+    strengths = sub.strengths[users]
+    profiles = profile_matrix(strengths)
+    relevant = rel[users].toarray() > 0
+    excluded = strengths.toarray() > 0
+    ct = probe.components(profiles, strengths, users)[1]
+    cfs = {x: sc.components(profiles, strengths, users)[0] for x, sc in scorers.items()}
+    per_user = [np.where(excluded, -np.inf, x) for x in [*cfs.values(), ct]]
+    cols = np.concatenate(
+        [
+            *(np.argpartition(-x, n - 1, axis=1)[:, :n] for x in per_user),
+            np.broadcast_to(shared, (len(users), len(shared))),
+        ],
+        axis=1,
+    )
+    cols = np.sort(cols, axis=1).astype(np.int32)
+    invalid = np.zeros(cols.shape, dtype=bool)
+    invalid[:, 1:] = cols[:, 1:] == cols[:, :-1]
+    invalid |= np.take_along_axis(excluded, cols, 1)
+    factor = np.ones(cols.shape, dtype=np.float32)
+    if cfg.category_boost and len(sub.category_names):
+        pref = probe.preferred(strengths)
+        codes = sub.category_codes[cols]
+        factor += np.float32(cfg.category_boost) * (
+            (codes >= 0) & np.take_along_axis(pref, np.maximum(codes, 0), 1)
+        )
+    return _Pooled(
+        cols=cols,
+        invalid=invalid,
+        relevant=np.take_along_axis(relevant, cols, 1) & ~invalid,
+        n_relevant=relevant.sum(1),
+        cf={x: np.take_along_axis(cf, cols, 1) for x, cf in cfs.items()},
+        content=np.take_along_axis(ct, cols, 1).astype(np.float32),
+        factor=factor,
+    )

@@ -14,6 +14,7 @@ class BlendWeights:
     """Linear blend: cf*cf_n + content*content_n + popularity*pop(hl) + newness*new(hl).
 
     cf and content are per-user max-normalised to [0, 1]; pop and new are global in [0, 1].
+    cf_popularity_exponent: item-kNN neighbour weights / (customers of the neighbour)^exponent.
     """
 
     cf: float = 1.0
@@ -22,6 +23,7 @@ class BlendWeights:
     popularity_half_life_days: float | None = 7.0
     newness: float = 0.8
     newness_half_life_days: float = 90.0
+    cf_popularity_exponent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class EngineConfig:
     fit_blend: bool = True
     validation_days: float = 28.0
     validation_min_users: int = 100
-    validation_max_users: int = 1500
+    validation_max_users: int = 3000
     exclude: ExcludeRule = "purchased"
     category_boost: float = 0.3
     preferred_category_share: float = 0.2

@@ -55,8 +55,9 @@ def evaluate(
     """Train every config on events before `cutoff` and score the protocol's evaluated users.
 
     All of a user's train products are excluded (exclude="interacted"), as the protocol demands.
+    configs None = every entry of CONFIGS ("default", "brief", "popularity").
     """
-    configs = dict(configs) if configs is not None else {"default": CONFIGS["default"]}
+    configs = dict(configs) if configs is not None else dict(CONFIGS)
     cutoff = np.datetime64(cutoff, "s")
     train, users, relevant = split_relevance(events, cutoff)
     result: dict[str, Any] = {

@@ -141,10 +141,36 @@ def _top_k_sparse(
     return rows[keep], idx.ravel()[keep], vals.ravel()[keep]
 
 
+@dataclass(frozen=True)
+class KnnPool:
+    """Top-`size` cosine neighbours per active product (csr a x a, diagonal zero) and the number of
+    customers of each active product (a,), from which item-kNN models are selected."""
+
+    active: np.ndarray
+    position: np.ndarray
+    pool: sp.csr_matrix
+    degree: np.ndarray
+    m: int
+
+    def select(self, neighbours: int, popularity_exponent: float) -> ItemItemModel:
+        """Keep per product the top `neighbours` of sim / degree(neighbour)^exponent (RP3beta-like
+        popularity penalty; 0 = plain cosine); weights are the penalised similarities."""
+        p = self.pool
+        rows = np.repeat(np.arange(p.shape[0]), np.diff(p.indptr))
+        vals = p.data / self.degree[p.indices] ** np.float32(popularity_exponent)
+        order = np.lexsort((p.indices, -vals, rows))
+        rank = np.arange(len(order)) - p.indptr[rows[order]]
+        keep = order[rank < neighbours]
+        w = sp.csr_matrix(
+            (vals[keep].astype(np.float32), (rows[keep], p.indices[keep])), shape=p.shape
+        )
+        return ItemItemModel(self.active, self.position, w, self.m)
+
+
 def item_knn(
     gram_input: sp.csr_matrix, neighbours: int, shrink: float, cells: int = 20_000_000
-) -> ItemItemModel:
-    """Cosine item-kNN with shrinkage, top-`neighbours` per item, sparse (a x a), memory O(a*k).
+) -> KnnPool:
+    """Cosine item-kNN with shrinkage: the top 2 * `neighbours` per product, memory O(a*k).
 
     Similarities are computed in blocks of about `cells` float32 entries.
     """
@@ -153,6 +179,7 @@ def item_knn(
     chunk = int(np.clip(cells // max(len(active), 1), 32, 1024))
     x = gram_input[:, active].tocsc().astype(np.float32)
     norms = np.sqrt(np.asarray(x.multiply(x).sum(0)).ravel())
+    degree = np.diff(x.indptr).astype(np.float32)
     xt = x.T.tocsr()
     xc = x.tocsc()
     rows, cols, vals = [], [], []
@@ -162,15 +189,16 @@ def item_knn(
         dots = (xt[start:stop] @ xc).toarray()
         dots /= norms[start:stop, None] * norms[None, :] + shrink
         dots[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        r, c, v = _top_k_sparse(dots, neighbours, start)
+        r, c, v = _top_k_sparse(dots, 2 * neighbours, start)
         rows.append(r)
         cols.append(c)
         vals.append(v)
-    w = sp.csr_matrix(
+    pool = sp.csr_matrix(
         (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
         shape=(a, a),
     )
-    return ItemItemModel(_frozen(active), _positions(active, m), w, m)
+    pool.sort_indices()
+    return KnnPool(_frozen(active), _positions(active, m), pool, _frozen(degree), m)
 
 
 @dataclass(frozen=True)
@@ -186,29 +214,45 @@ class UserKnnModel:
     def score(self, profiles: sp.csr_matrix, user_rows: np.ndarray) -> np.ndarray:
         """(b x m): sum over the top neighbours v of sim(u, v) * R[v] / sum sim.
 
+        sim = cosine(u, v) * overlap / (overlap + shrink), over users sharing a product only.
         user_rows (b,): the user's own row in R (excluded from its neighbours) or -1.
         """
-        r = self.strengths
-        dots = (profiles @ r.T).toarray()
-        b = profiles.copy()
-        b.data = np.ones_like(b.data)
-        overlap = (b @ self.binary_t).toarray()
+        b = profiles.shape[0]
+        dots = (profiles @ self.strengths.T).tocsr()
+        dots.sort_indices()
+        binary = profiles.copy()
+        binary.data = np.ones_like(binary.data)
+        overlap = (binary @ self.binary_t).tocsr()
+        overlap.sort_indices()
+        if overlap.nnz != dots.nnz or not np.array_equal(overlap.indices, dots.indices):
+            both = (dots > 0).multiply(overlap > 0).tocsr()
+            dots = dots.multiply(both).tocsr()
+            overlap = overlap.multiply(both).tocsr()
+            dots.sort_indices()
+            overlap.sort_indices()
         pn = np.sqrt(np.asarray(profiles.multiply(profiles).sum(1)).ravel())
-        sims = (
-            dots
-            / (pn[:, None] * self.norms[None, :] + 1e-12)
-            * (overlap / np.maximum(overlap + self.shrink, 1e-12))
-        )
-        own = user_rows >= 0
-        sims[np.flatnonzero(own), user_rows[own]] = 0.0
-        k = min(self.neighbours, sims.shape[1])
-        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        vals = np.maximum(np.take_along_axis(sims, idx, 1), 0.0)
+        rows_of = np.repeat(np.arange(b), np.diff(dots.indptr))
+        sims = dots.data / (pn[rows_of] * self.norms[dots.indices] + 1e-12)
+        if self.shrink:
+            sims *= overlap.data / (overlap.data + self.shrink)
+        sims[dots.indices == user_rows[rows_of]] = 0.0
+        top_rows, top_cols, top_vals = [], [], []
+        for r in range(b):
+            lo, hi = dots.indptr[r], dots.indptr[r + 1]
+            vals, cols = sims[lo:hi], dots.indices[lo:hi]
+            if hi - lo > self.neighbours:
+                keep = np.argpartition(-vals, self.neighbours - 1)[: self.neighbours]
+                vals, cols = vals[keep], cols[keep]
+            good = vals > 0
+            top_rows.append(np.full(int(good.sum()), r))
+            top_cols.append(cols[good])
+            top_vals.append(vals[good])
         top = sp.csr_matrix(
-            (vals.ravel(), (np.repeat(np.arange(sims.shape[0]), k), idx.ravel())), shape=sims.shape
+            (np.concatenate(top_vals), (np.concatenate(top_rows), np.concatenate(top_cols))),
+            shape=(b, self.strengths.shape[0]),
         )
-        denom = vals.sum(1) + 1e-12
-        return (top @ r).toarray() / denom[:, None]
+        denom = np.asarray(top.sum(1)).ravel() + 1e-12
+        return (top @ self.strengths).toarray() / denom[:, None]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from engine.data import EVENT_WEIGHTS, Catalog, Events
 from engine.models import (
     ContentModel,
     ItemItemModel,
+    KnnPool,
     UserKnnModel,
     content_model,
     decayed_popularity,
@@ -158,6 +159,7 @@ class _State:
     purchased: sp.csr_matrix
     kinds: sp.csr_matrix
     cf: ItemItemModel | UserKnnModel | None
+    knn_pool: KnnPool | None
     ease_lambda: float | None
     content: ContentModel | None
     category_codes: np.ndarray
@@ -216,6 +218,7 @@ def build_state(
     kinds = _csr(uinv[sel], prep.items[sel], prep.codes[sel].astype(np.float64), (n, m))
 
     cf: ItemItemModel | UserKnnModel | None = None
+    pool: KnnPool | None = None
     lam: float | None = None
     kind = config.cf
     if kind in ("auto", "ease", "item_knn") and n > 0:
@@ -232,7 +235,8 @@ def build_state(
                 g, config.ease_lambda, config.ease_lambda_per_degree, config.ease_min_users
             )
         else:
-            cf = item_knn(g, config.knn_neighbours, config.knn_shrink)
+            pool = item_knn(g, config.knn_neighbours, config.knn_shrink)
+            cf = pool.select(config.knn_neighbours, config.blend.cf_popularity_exponent)
     elif kind == "user_knn" and n > 0:
         binary = strengths.copy()
         binary.data = np.ones_like(binary.data)
@@ -263,6 +267,7 @@ def build_state(
         purchased=purchased,
         kinds=kinds,
         cf=cf,
+        knn_pool=pool,
         ease_lambda=lam,
         content=content,
         category_codes=codes,
@@ -280,6 +285,10 @@ class Scorer:
     def __init__(self, state: _State, blend: BlendWeights) -> None:
         self.state = state
         self.blend = blend
+        self.cf = state.cf
+        exponent = blend.cf_popularity_exponent
+        if state.knn_pool is not None and exponent != state.config.blend.cf_popularity_exponent:
+            self.cf = state.knn_pool.select(state.config.knn_neighbours, exponent)
         m = len(state.catalog)
         prep = state.prepared
         w = prep.weights / _FULL_WEIGHT
@@ -305,11 +314,11 @@ class Scorer:
         """(cf_n, content_n), each (b x m) float32 in [0, 1], per-user max-normalised."""
         st = self.state
         b, m = profiles.shape
-        if isinstance(st.cf, ItemItemModel) and self.blend.cf:
-            raw = st.cf.score(profiles)
+        if isinstance(self.cf, ItemItemModel) and self.blend.cf:
+            raw = self.cf.score(profiles)
             cf = _row_normalise(np.maximum(raw, 0.0, out=raw))
-        elif isinstance(st.cf, UserKnnModel) and self.blend.cf:
-            cf = _row_normalise(st.cf.score(strengths, user_rows).astype(np.float32))
+        elif isinstance(self.cf, UserKnnModel) and self.blend.cf:
+            cf = _row_normalise(self.cf.score(strengths, user_rows).astype(np.float32))
         else:
             cf = np.zeros((b, m), dtype=np.float32)
         if st.content is not None and self.blend.content:
@@ -604,10 +613,11 @@ class Recommender:
         norm = top if top > 0 else 1.0
         cold = profiles.nnz == 0
         own, weights = profiles.indices, profiles.data
+        own_codes = kinds.toarray()[0][own].astype(np.int64)
         none = np.zeros((len(own), len(picked)))
         cf_con, ct_con = none, none
-        if isinstance(st.cf, ItemItemModel) and sc.blend.cf and not cold:
-            cf_con = st.cf.contribution_matrix(own, weights, picked)
+        if isinstance(sc.cf, ItemItemModel) and sc.blend.cf and not cold:
+            cf_con = sc.cf.contribution_matrix(own, weights, picked)
         if st.content is not None and sc.blend.content and not cold:
             ct_con = st.content.pairs(own, picked) * weights[:, None]
             ct_con[own[:, None] == picked[None, :]] = 0.0
@@ -626,7 +636,7 @@ class Recommender:
                     own,
                     cf_con[:, c],
                     ct_con[:, c],
-                    kinds,
+                    own_codes,
                 ),
             )
             for c, i in enumerate(picked)
@@ -643,9 +653,10 @@ class Recommender:
         own: np.ndarray,
         cf_con: np.ndarray,
         ct_con: np.ndarray,
-        kinds: sp.csr_matrix,
+        own_codes: np.ndarray,
     ) -> tuple[Reason, ...]:
-        """Reasons for `item`; cf_con / ct_con (p,): part due to each of the user's products."""
+        """Reasons for `item`; cf_con / ct_con / own_codes (p,): part due to / strongest event
+        type of each of the user's products `own`."""
         sc = self.scorer
         st = sc.state
         bw = sc.blend
@@ -657,18 +668,21 @@ class Recommender:
         trend = float(sc.trend_part[item])
         base = bw.cf * cf + bw.content * ct + trend
         total = base * (1.0 + self.config.category_boost) if boosted else base
-        code_of = dict(zip(kinds.indices.tolist(), kinds.data.astype(int).tolist(), strict=True))
 
         def described(
             items: np.ndarray, contrib: np.ndarray, what: str
         ) -> tuple[tuple[str, ...], str]:
-            good = contrib > 0
-            items, contrib = items[good], contrib[good]
-            if len(items) == 0:
+            good = np.flatnonzero(contrib > 0)
+            if len(good) == 0:
                 return (), what
-            top = items[np.lexsort((items, -contrib))][:3]
-            verb = _VERBS.get(code_of.get(int(top[0]), 4), "bought")
-            more = len(items) - 1
+            if len(good) > 3:
+                part = np.argpartition(-contrib[good], 2)[:3]
+                best = good[part][np.lexsort((items[good[part]], -contrib[good[part]]))]
+            else:
+                best = good[np.lexsort((items[good], -contrib[good]))]
+            top = items[best]
+            verb = _VERBS.get(int(own_codes[best[0]]), "bought")
+            more = len(good) - 1
             tail = (
                 f" and {more} other product{'s' if more > 1 else ''} you {verb}"
                 if more
@@ -677,7 +691,7 @@ class Recommender:
             return tuple(str(pids[j]) for j in top), f"{what} {names[top[0]] or pids[top[0]]}{tail}"
 
         if bw.cf * cf > 0:
-            if isinstance(st.cf, ItemItemModel):
+            if isinstance(sc.cf, ItemItemModel):
                 ids, text = described(own, cf_con, "Similar to")
                 parts.append(("SIMILAR_TO_PURCHASED", bw.cf * cf, ids, None, text))
             else:
@@ -734,8 +748,8 @@ class Recommender:
             return []
         m = len(st.catalog)
         score = np.zeros(m)
-        if isinstance(st.cf, ItemItemModel):
-            nb = st.cf.neighbours(item)
+        if isinstance(sc.cf, ItemItemModel):
+            nb = sc.cf.neighbours(item)
             top = nb.max()
             if top > 0:
                 score += max(sc.blend.cf, 0.5) * np.maximum(nb, 0) / top

@@ -6,14 +6,21 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.models import content_model, decayed_popularity, ease, item_knn, newness
+from engine.models import (
+    UserKnnModel,
+    content_model,
+    decayed_popularity,
+    ease,
+    item_knn,
+    newness,
+)
 from tests.engine.helpers import catalog
 
 X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float))
 
 
 def test_item_knn_is_cosine_without_shrink() -> None:
-    model = item_knn(X, neighbours=5, shrink=0.0)
+    model = item_knn(X, neighbours=5, shrink=0.0).select(5, 0.0)
     w = model.weights.toarray()
     dense = X.toarray()
     norms = np.linalg.norm(dense, axis=0)
@@ -24,10 +31,26 @@ def test_item_knn_is_cosine_without_shrink() -> None:
 
 
 def test_item_knn_keeps_top_neighbours_and_shrinks() -> None:
-    model = item_knn(X, neighbours=1, shrink=1.0)
+    model = item_knn(X, neighbours=1, shrink=1.0).select(1, 0.0)
     w = model.weights.toarray()
     assert (w > 0).sum(axis=1).tolist() == [1, 1, 1]
     assert w.max() == pytest.approx(2 / (3 + 1))
+
+
+def test_item_knn_popularity_penalty_prefers_rare_neighbours() -> None:
+    rows = [[1, 1, 1], [1, 1, 0], [1, 1, 0], [1, 1, 0]] + [[0, 1, 0]] * 4 + [[0, 0, 1]]
+    x = sp.csr_matrix(np.array(rows, dtype=float))
+    pool = item_knn(x, neighbours=1, shrink=0.0)
+    dense = x.toarray()
+    norms = np.linalg.norm(dense, axis=0)
+    cos = dense.T @ dense / np.outer(norms, norms)
+    plain = pool.select(1, 0.0).weights.toarray()
+    assert plain[0].argmax() == 1 and plain[0, 1] == pytest.approx(cos[0, 1])
+    assert cos[0, 1] == pytest.approx(4 / (2 * np.sqrt(8)))
+    penalised = pool.select(1, 1.0).weights.toarray()
+    degree = dense.sum(axis=0)
+    assert penalised[0].argmax() == 2
+    assert penalised[0, 2] == pytest.approx(cos[0, 2] / degree[2])
 
 
 def test_ease_matches_closed_form() -> None:
@@ -78,3 +101,19 @@ def test_popularity_decay_and_newness() -> None:
     assert old[1] == pytest.approx(1.0) and old[0] < old[1]
     new = newness(np.array([0.0, 30.0, np.inf]), 30.0)
     assert new.tolist() == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_user_knn_cosine_weighted_by_overlap_confidence() -> None:
+    r = sp.csr_matrix(np.array([[5.0, 5.0, 0.0], [5.0, 0.0, 5.0], [5.0, 5.0, 5.0]]))
+    binary = r.copy()
+    binary.data[:] = 1.0
+    norms = np.sqrt(np.asarray(r.multiply(r).sum(1)).ravel())
+    model = UserKnnModel(r, binary.T.tocsr(), norms, neighbours=2, shrink=1.0)
+    sim1 = 25 / (np.sqrt(50) * np.sqrt(50)) * (1 / 2)
+    sim2 = 50 / (np.sqrt(50) * np.sqrt(75)) * (2 / 3)
+    expected = (sim1 * r[1].toarray() + sim2 * r[2].toarray()) / (sim1 + sim2)
+    got = model.score(r[0], np.array([0]))
+    assert np.allclose(got, expected)
+    top1 = UserKnnModel(r, binary.T.tocsr(), norms, neighbours=1, shrink=1.0)
+    assert np.allclose(top1.score(r[0], np.array([0])), r[2].toarray())
+    assert np.allclose(top1.score(r[0], np.array([-1])), r[0].toarray())

@@ -145,7 +145,9 @@ async def _store_evaluation(settings: Settings, result: dict[str, Any]) -> None:
 
 def _evaluate(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Print the evaluation as one JSON line, then store it in the database of `settings`
-    (default: the process settings) unless `--no-store`; a failed store exits with 1."""
+    (default: the process settings) unless `--no-store`. Storing is a convenience for the admin
+    view: when the database cannot take it (not migrated, unreachable) a note goes to stderr and
+    the exit code stays 0, since the evaluation itself succeeded."""
     import numpy as np
 
     from engine.data import load_dataset
@@ -167,11 +169,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings | None = None) -> int
         asyncio.run(_store_evaluation(settings or get_settings(), result))
     except Exception as error:
         print(
-            f"evaluation not stored in the database ({type(error).__name__}: {error}); "
-            "run `recommender db upgrade` first, or pass --no-store",
+            f"note: evaluation not stored in the database ({type(error).__name__}); "
+            "run `recommender db upgrade` first to keep it for the admin view, or pass --no-store",
             file=sys.stderr,
         )
-        return 1
     return 0
 
 

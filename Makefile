@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test install lint schema schema-check bench serve demo migrate clean \
-	web-install web-build web-test web-e2e chromium python-test
+	web-install web-build web-test web-e2e debian-packages python-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ schema-check: install
 
 test: python-test web-test web-e2e
 
-python-test: install lint schema-check
+python-test: install lint schema-check debian-packages
 	$(BIN)/pytest -q
 
 web/node_modules/.installed: web/package-lock.json
@@ -55,15 +55,19 @@ web-build: web-install
 web-test: web-install
 	cd web && npm test
 
-web-e2e: install web-build chromium
+web-e2e: install web-build debian-packages
 	cd web && npm run e2e
 
-# Debian's Chromium for the end-to-end tests (browser downloads are not possible here).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests use: Chromium for the end-to-end tests (browser downloads are not
+# possible here) and wrk for the load benchmark's short mode.
+DEBIAN_PACKAGES := chromium fonts-dejavu-core wrk
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
-		else echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "please install: sudo apt-get install $$missing"; exit 1; fi; \
+	fi
 
 bench: install
 	@for script in bench/*.py; do \

@@ -34,9 +34,15 @@ DATA="${E2E_DATASET:-$ROOT/../shared/datasets/online-retail}"
 echo "e2e: importing $DATA into $TMP/e2e.sqlite"
 "$RECOMMENDER" db upgrade
 "$RECOMMENDER" import "$DATA"
+# The admin of the admin view's test, and an offline evaluation for it to show (kept in the DB).
+"$RECOMMENDER" create-admin --username e2e-admin --email admin@example.com --password admin-password-123
+echo "e2e: offline evaluation (recommender evaluate)"
+"$RECOMMENDER" evaluate "$DATA" --cutoff 2011-10-01 >/dev/null
+# An active A/B experiment, so that customers' recommendations count as impressions.
+E2E_EXPERIMENTS='[{"id":"blend-2026","name":"Brief blend vs default","active":true,"variants":[{"name":"default","weight":0.5,"config":"default"},{"name":"brief","weight":0.5,"config":"brief"}]}]'
 
 PORT="${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')}"
-(cd "$ROOT" && exec "$RECOMMENDER" serve --host 127.0.0.1 --port "$PORT") >"$TMP/server.log" 2>&1 &
+(cd "$ROOT" && export EXPERIMENTS="$E2E_EXPERIMENTS" && exec "$RECOMMENDER" serve --host 127.0.0.1 --port "$PORT") >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE_URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 120); do

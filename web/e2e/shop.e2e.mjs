@@ -13,6 +13,9 @@ const TIMEOUT = 30_000;
 
 const stamp = Date.now().toString(36);
 const user = { username: `e2e_${stamp}`, email: `e2e_${stamp}@example.com`, password: "correct-horse-battery" };
+// Created by run.sh (`recommender create-admin`).
+const admin = { username: "e2e-admin", password: "admin-password-123" };
+const EXPERIMENT_NAME = "Brief blend vs default";
 
 let browser;
 let context;
@@ -302,4 +305,87 @@ test("phone width (375 px) home page", async () => {
   await p.screenshot({ path: join(SHOTS, "home-phone.png"), fullPage: false });
   await p.screenshot({ path: join(SHOTS, "home-phone-full.png"), fullPage: true });
   await phone.close();
+});
+
+test("a customer who opens /admin sees 'Admins only' and no admin link", async () => {
+  await page.goto("/admin");
+  await page.getByRole("heading", { name: "Admins only" }).waitFor();
+  assert.equal(await page.getByTestId("admin-dashboard").count(), 0);
+  assert.equal(await page.getByTestId("admin-link").count(), 0, "no Admin link for customers");
+});
+
+test("an admin sees the model, the offline evaluation, the experiment and trending at /admin", async () => {
+  const adminContext = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1280, height: 900 } });
+  adminContext.setDefaultTimeout(TIMEOUT);
+  const p = await adminContext.newPage();
+  p.on("pageerror", (err) => console.error("page error (admin):", err.message));
+  await p.goto("/login");
+  await p.getByLabel("Username").fill(admin.username);
+  await p.getByLabel("Password").fill(admin.password);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  const link = p.getByTestId("admin-link");
+  await link.waitFor();
+  await link.click();
+  await p.waitForURL(/\/admin$/);
+  await p.getByRole("heading", { level: 1, name: "Recommender dashboard" }).waitFor();
+
+  // Model in service.
+  const version = p.getByTestId("model-version");
+  await version.waitFor();
+  assert.match((await version.innerText()).trim(), /^v\d+$/, "model version shown");
+
+  // The offline evaluation stored by `recommender evaluate` in run.sh, default highlighted.
+  const table = p.getByTestId("evaluation-table");
+  await table.waitFor();
+  const defaultRow = table.locator('tr[data-model="default"]');
+  await defaultRow.waitFor();
+  assert.match((await defaultRow.getAttribute("class")) ?? "", /is-default/, "the default model is highlighted");
+  assert.ok((await table.locator("tbody tr").count()) >= 2, "several models compared");
+
+  // The configured experiment with both variants, drawn as charts and an interval plot.
+  const experiment = p.getByTestId("experiment").filter({ hasText: EXPERIMENT_NAME });
+  await experiment.waitFor();
+  const variants = await experiment.getByTestId("variant").allInnerTexts();
+  assert.equal(variants.length, 2, `two variants: ${variants}`);
+  assert.ok(variants[0].startsWith("default") && variants[1].startsWith("brief"), `variants: ${variants}`);
+  assert.equal(await experiment.locator('[data-testid^="chart-"] svg[role="img"]').count(), 5, "five charts");
+  assert.equal(await experiment.getByTestId("difference").count(), 2, "two differences (conversion, click-through)");
+  const impressions = await experiment.getByTestId("chart-impressions").locator("svg").getAttribute("aria-label");
+  console.log(JSON.stringify({ metric: "admin_experiment_impressions", label: impressions }));
+
+  // The customers' lists above count as impressions of the experiment.
+  const login = await gql(
+    `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }`,
+    { u: admin.username, p: admin.password },
+  );
+  const { experiments } = await gql(`{ experiments { id variants { name impressions } } }`, {}, login.login.token);
+  const shown = experiments.find((e) => e.id === "blend-2026").variants.reduce((sum, v) => sum + v.impressions, 0);
+  assert.ok(shown > 0, "impressions were recorded");
+
+  // Trending.
+  const trending = p.getByTestId("admin-trending");
+  await trending.locator("li").first().waitFor();
+  assert.ok((await trending.locator("li").count()) > 0, "trending products listed");
+  await p.screenshot({ path: join(SHOTS, "admin.png"), fullPage: true });
+
+  // Phone width: no horizontal scrolling.
+  const phone = await browser.newContext({
+    baseURL: BASE_URL,
+    viewport: { width: 375, height: 812 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    storageState: await adminContext.storageState(),
+  });
+  const q = await phone.newPage();
+  await q.goto("/admin");
+  await q.getByTestId("experiment").first().waitFor();
+  await q.getByTestId("evaluation-table").waitFor();
+  await q.getByTestId("admin-trending").locator("li").first().waitFor();
+  // clientWidth, not innerWidth: a mobile viewport zooms out to fit wider content.
+  const overflow = await q.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow}px)`);
+  await q.screenshot({ path: join(SHOTS, "admin-phone.png"), fullPage: true });
+  await phone.close();
+  await adminContext.close();
 });

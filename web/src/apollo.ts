@@ -45,6 +45,13 @@ export function createCache(): InMemoryCache {
       Reason: { keyFields: false },
       Explanation: { keyFields: false },
       PageInfo: { keyFields: false },
+      // The admin view's reports: replaced as a whole on every fetch.
+      ModelInfo: { keyFields: false, merge: true },
+      OfflineEvaluation: { keyFields: false, merge: true },
+      OfflineModelMetrics: { keyFields: false },
+      ExperimentVariant: { keyFields: false },
+      ExperimentDifference: { keyFields: false },
+      ExperimentAssignment: { keyFields: false },
     },
   });
 }

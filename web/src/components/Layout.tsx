@@ -75,6 +75,14 @@ export function Layout({ children }: { children: ReactNode }) {
             <NavLink to="/shop" className="site-nav__link">
               Shop
             </NavLink>
+            {status === "signedIn" && user?.role === "ADMIN" ? (
+              <NavLink to="/admin" className="site-nav__link" data-testid="admin-link">
+                <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+                  <path d="M4 20V10M10 20V4M16 20v-7M22 20H2" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
+                </svg>
+                <span className="site-nav__label">Admin</span>
+              </NavLink>
+            ) : null}
             {status === "signedIn" && user ? (
               <NavLink to="/account" className="site-nav__link" data-testid="account-link">
                 <span className="site-nav__avatar" aria-hidden="true">

@@ -51,3 +51,25 @@ export function formatDateTime(iso: string): string {
   const date = new Date(normalized);
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
 }
+
+const count = new Intl.NumberFormat("en-GB");
+
+/** A whole number with thousands separators: 12,345. */
+export function formatCount(value: number): string {
+  return count.format(value);
+}
+
+/** A ratio (0 to 1) as a percentage: 0.0342 → "3.42%" (`digits` decimals). */
+export function formatPercent(ratio: number, digits = 1): string {
+  return `${(ratio * 100).toFixed(digits)}%`;
+}
+
+/** A duration in seconds for people: "0.8 s", "42 s", "3 min 05 s". */
+export function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "—";
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const total = Math.round(seconds);
+  const minutes = Math.floor(total / 60);
+  return `${minutes} min ${String(total % 60).padStart(2, "0")} s`;
+}

@@ -137,7 +137,7 @@ class Query:
             work.append(services.recommendations.record_impressions(target, served))
         rows, *_ = await asyncio.gather(*work)
         info.context.loaders.product.prime_many(rows)
-        return [Recommendation.from_served(item, target) for item in served]
+        return [Recommendation.from_served(item, target, rows[item.product_id]) for item in served]
 
     @strawberry.field(
         description='The signed-in customer\'s recommendation of one product (for a "Why?" '
@@ -156,7 +156,10 @@ class Query:
         served = await info.context.services.recommendations.recommend(target, MAX_PAGE_SIZE)
         wanted = decode_id(product_id, "Product", "productId")
         match = next((item for item in served if item.product_id == wanted), None)
-        return Recommendation.from_served(match, target) if match else None
+        if match is None:
+            return None
+        row = await info.context.loaders.product.load(match.product_id)
+        return Recommendation.from_served(match, target, row) if row else None
 
     @strawberry.field(
         description="What is popular lately with all customers (time-decayed); what visitors "

@@ -35,7 +35,9 @@ async def _recommendation_lists(
                 [item.product_id for item in served], include_archived=True
             )
             context.loaders.product.prime_many(rows)
-            yield [Recommendation.from_served(item, user_id) for item in served]
+            yield [
+                Recommendation.from_served(item, user_id, rows[item.product_id]) for item in served
+            ]
             await changes.get()
 
 

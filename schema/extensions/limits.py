@@ -90,18 +90,24 @@ class _NulArguments(Visitor):
 
 
 class RejectNulCharacters(SchemaExtension):
-    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000."""
+    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000.
+
+    The document is walked only when its text holds a NUL or a `\\u` escape that could make one."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         field: str | None = None
-        if context.graphql_document is not None and context.result is None:
+        query = context.query or ""
+        may_hold_nul = NUL in query or "\\u" in query
+        if may_hold_nul and context.graphql_document is not None and context.result is None:
             visitor = _NulArguments()
             visit(context.graphql_document, visitor)
             field = visitor.found
+        if field is None and context.result is None:
             for name, value in (context.variables or {}).items():
-                if field is None and _json_has_nul(value):
+                if _json_has_nul(value):
                     field = f"${name}"
+                    break
         if field is not None:
             error = GraphQLError(
                 f"`{field}` must not contain the NUL character (U+0000)",

@@ -5,6 +5,7 @@ from enum import Enum
 
 import strawberry
 
+from app import models
 from app.services.explanations import ExplanationRequest, ReasonFacts
 from app.services.recommendations import LoadedModel, ServedReason, ServedRecommendation
 from schema.context import Context
@@ -90,13 +91,18 @@ class Recommendation:
         description="The A/B experiment variant whose model chose this item; null when no "
         "experiment is running."
     )
+    product: Product = strawberry.field(description="The recommended product.")
     served: strawberry.Private[ServedRecommendation]
     customer_id: strawberry.Private[int]
 
     @classmethod
-    def from_served(cls, served: ServedRecommendation, customer_id: int) -> "Recommendation":
+    def from_served(
+        cls, served: ServedRecommendation, customer_id: int, product: models.Product
+    ) -> "Recommendation":
+        """`product` is the row of `served.product_id` (archived rows too)."""
         return cls(
             customer_id=customer_id,
+            product=Product.from_row(product),
             rank=served.rank,
             score=round(served.score, 6),
             collaborative_score=round(served.collaborative_score, 6),
@@ -109,12 +115,6 @@ class Recommendation:
             ),
             served=served,
         )
-
-    @strawberry.field(description="The recommended product.")
-    async def product(self, info: Info) -> Product:
-        row = await info.context.loaders.product.load(self.served.product_id)
-        assert row is not None
-        return Product.from_row(row)
 
     @strawberry.field(
         description="Why, in a sentence or two for the customer. Written by an LLM from the "

@@ -167,7 +167,10 @@ class ModelInfo:
     events: int = strawberry.field(description="Events the model was trained on.")
     users: int = strawberry.field(description="Customers with events in the model.")
     products: int = strawberry.field(description="Products in the model's catalog.")
-    algorithm: str = strawberry.field(description="The collaborative model in use, e.g. EASE.")
+    algorithm: str = strawberry.field(
+        description="The collaborative model in use and its main parameter, e.g. `EASE (λ=278)`, "
+        "`item-kNN` or `user-kNN`, blended with content and trend."
+    )
 
     @classmethod
     def from_model(cls, model: LoadedModel) -> "ModelInfo":
@@ -179,5 +182,11 @@ class ModelInfo:
             events=model.events,
             users=info.users,
             products=info.products,
-            algorithm=info.cf,
+            algorithm=_algorithm(info.cf, info.ease_lambda),
         )
+
+
+def _algorithm(model_class: str, ease_lambda: float | None) -> str:
+    if ease_lambda is not None:
+        return f"EASE (λ={ease_lambda:.0f})"
+    return {"ItemItemModel": "item-kNN", "UserKnnModel": "user-kNN"}.get(model_class, model_class)

@@ -23,6 +23,7 @@ from app.services.explanations import (
 )
 from app.settings import Settings
 from tests.fake_llm import FakeLLM, fake_llm_fixture  # noqa: F401
+from tests.tcp_proxy import TcpProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -598,36 +599,17 @@ async def test_cache_returns_to_redis_after_the_outage(
     redis_namespace: str, cache_warnings: Callable[[], list[str]]
 ) -> None:
     """A TCP proxy to the local Redis, closed then opened, plays the outage and the recovery."""
-    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    listener.close()
-    await listener.wait_closed()
+    proxy = TcpProxy("127.0.0.1", 6379)
     cache = Cache(
         "outage",
-        f"redis://127.0.0.1:{port}/0",
+        f"redis://127.0.0.1:{proxy.port}/0",
         namespace=redis_namespace,
         redis_retry_after_seconds=0.3,
     )
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 6379)
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-    proxy_server: asyncio.Server | None = None
     try:
         await cache.set("during-outage", "memory", ttl=60)
         assert cache.backend == "memory"
-        proxy_server = await asyncio.start_server(proxy, "127.0.0.1", port)
+        proxy.restore()
         assert await cache.get("during-outage") == "memory"
         await asyncio.sleep(0.35)
         await cache.set("after", "redis", ttl=60)
@@ -636,8 +618,7 @@ async def test_cache_returns_to_redis_after_the_outage(
         assert await cache.get("during-outage") is None
     finally:
         await cache.close()
-        if proxy_server is not None:
-            proxy_server.close()
+        proxy.close()
     messages = cache_warnings()
     assert len(messages) == 2
     assert "Redis unavailable" in messages[0]

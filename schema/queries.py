@@ -13,7 +13,7 @@ from schema.context import Context
 from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
 from schema.types.experiment import Experiment, OfflineEvaluation
 from schema.types.product import Product, ProductConnection, products_by_ids
-from schema.types.recommendation import ModelInfo, Recommendation
+from schema.types.recommendation import ModelInfo, Recommendation, live_list
 from schema.types.user import User, UserConnection
 
 Info = strawberry.Info[Context, None]
@@ -137,7 +137,7 @@ class Query:
             work.append(services.recommendations.record_impressions(target, served))
         rows, *_ = await asyncio.gather(*work)
         info.context.loaders.product.prime_many(rows)
-        return [Recommendation.from_served(item, target, rows[item.product_id]) for item in served]
+        return live_list(served, target, rows)
 
     @strawberry.field(
         description='The signed-in customer\'s recommendation of one product (for a "Why?" '
@@ -159,7 +159,9 @@ class Query:
         if match is None:
             return None
         row = await info.context.loaders.product.load(match.product_id)
-        return Recommendation.from_served(match, target, row) if row else None
+        return (
+            Recommendation.from_served(match, target, row) if row and not row.deleted_at else None
+        )
 
     @strawberry.field(
         description="What is popular lately with all customers (time-decayed); what visitors "

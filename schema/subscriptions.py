@@ -17,7 +17,7 @@ from app.services.catalog import check_page_size
 from schema.context import Context
 from schema.dataloaders import Loaders
 from schema.extensions.errors import classify
-from schema.types.recommendation import Recommendation
+from schema.types.recommendation import Recommendation, live_list
 
 Info = strawberry.Info[Context, None]
 
@@ -35,9 +35,7 @@ async def _recommendation_lists(
                 [item.product_id for item in served], include_archived=True
             )
             context.loaders.product.prime_many(rows)
-            yield [
-                Recommendation.from_served(item, user_id, rows[item.product_id]) for item in served
-            ]
+            yield live_list(served, user_id, rows)
             await changes.get()
 
 

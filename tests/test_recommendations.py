@@ -135,3 +135,39 @@ async def test_model_info_is_for_admins(client: GraphQLClient) -> None:
     info = (await client.data(query, token=await client.admin_token()))["modelInfo"]
     assert info["version"] >= 1 and info["products"] >= 300 and info["users"] >= 250
     assert info["events"] >= 13_000
+
+
+async def test_an_archived_product_leaves_every_list_at_once(client: GraphQLClient) -> None:
+    token, _ = await client.register("archive")
+    before = (await client.data(RECOMMEND, {"first": 10}, token))["recommendations"]
+    archived = before[1]["product"]["id"]
+    admin = await client.admin_token()
+    await client.data(
+        "mutation($id: ID!) { deleteProduct(id: $id) { errors { code } } }", {"id": archived}, admin
+    )
+    try:
+        after = (await client.data(RECOMMEND, {"first": 10}, token))["recommendations"]
+        assert archived not in [item["product"]["id"] for item in after]
+        assert [item["rank"] for item in after] == list(range(1, len(after) + 1))
+        one = await client.data(
+            "query($p: ID!) { recommendation(productId: $p) { rank } }", {"p": archived}, token
+        )
+        assert one["recommendation"] is None
+    finally:
+        await restore(client, archived)
+
+
+async def restore(client: GraphQLClient, product_id: str) -> None:
+    """Un-archive a product of the shared sample database (there is no mutation for it)."""
+    from sqlalchemy import update
+
+    from app.models import Product
+    from schema.types.common import decode_id
+
+    services = client.app.state.services
+    async with services.sessions() as session, session.begin():
+        await session.execute(
+            update(Product)
+            .where(Product.id == decode_id(product_id, "Product"))
+            .values(deleted_at=None)
+        )

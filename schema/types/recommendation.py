@@ -1,5 +1,6 @@
 """Recommendation types: a ranked product with its scores and the reasons behind it."""
 
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 
@@ -184,6 +185,18 @@ class ModelInfo:
             products=info.products,
             algorithm=_algorithm(info.cf, info.ease_lambda),
         )
+
+
+def live_list(
+    served: list[ServedRecommendation], customer_id: int, rows: dict[int, models.Product]
+) -> list[Recommendation]:
+    """The served items whose products are still in the catalog, ranked 1..n again: a product
+    archived after the model was trained (or the list cached) never reaches a customer."""
+    live = [item for item in served if (row := rows.get(item.product_id)) and not row.deleted_at]
+    return [
+        Recommendation.from_served(replace(item, rank=rank), customer_id, rows[item.product_id])
+        for rank, item in enumerate(live, start=1)
+    ]
 
 
 def _algorithm(model_class: str, ease_lambda: float | None) -> str:

@@ -1,6 +1,7 @@
 """Password hashing (argon2) and JWT access tokens (HS256 with expiry, issuer and audience)."""
 
 import asyncio
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,8 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 class TokenClaims:
     user_id: int
     role: str
+    expires_at: float = math.inf
+    """Unix time (seconds) when the token stops being valid."""
 
 
 class InvalidToken(Exception):
@@ -76,6 +79,10 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "sub", "iss", "aud"]},
         )
-        return TokenClaims(user_id=int(claims["sub"]), role=str(claims.get("role", "customer")))
+        return TokenClaims(
+            user_id=int(claims["sub"]),
+            role=str(claims.get("role", "customer")),
+            expires_at=float(claims["exp"]),
+        )
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc

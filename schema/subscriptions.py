@@ -1,11 +1,14 @@
 """Root subscription fields (graphql-transport-ws at /graphql) and their error codes.
 
-The token is checked once, in the `connection_init` payload (`authorization: "Bearer …"`, see
+The token is checked in the `connection_init` payload (`authorization: "Bearer …"`, see
 `GraphQLApp.on_ws_connect`): a bad one closes the socket with 4403; without one the connection
 is anonymous and a personal subscription is refused with an `error` message whose
-`extensions.code` is `UNAUTHENTICATED`.
+`extensions.code` is `UNAUTHENTICATED`; when the token expires, its subscriptions end with such
+an error.
 """
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated
 
@@ -13,6 +16,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
+from app.errors import ErrorCode, ServiceError
 from app.services.catalog import check_page_size
 from schema.context import Context
 from schema.dataloaders import Loaders
@@ -23,9 +27,10 @@ Info = strawberry.Info[Context, None]
 
 
 async def _recommendation_lists(
-    info: Info, user_id: int, first: int
+    info: Info, user_id: int, first: int, expires_at: float
 ) -> AsyncGenerator[list[Recommendation], None]:
-    """The customer's list now, then again after each wake-up from the live broker."""
+    """The customer's list now, then again after each wake-up from the live broker, until the
+    token expires (Unix time `expires_at`): then an UNAUTHENTICATED error ends the stream."""
     context = info.context
     async with context.services.live.listen(user_id) as changes:
         while True:
@@ -36,7 +41,13 @@ async def _recommendation_lists(
             )
             context.loaders.product.prime_many(rows)
             yield live_list(served, user_id, rows)
-            await changes.get()
+            try:
+                await asyncio.wait_for(changes.get(), timeout=max(0.0, expires_at - time.time()))
+            except TimeoutError:
+                raise ServiceError(
+                    ErrorCode.UNAUTHENTICATED,
+                    "The token has expired: subscribe again with a fresh token",
+                ) from None
 
 
 @strawberry.type
@@ -55,7 +66,7 @@ class Subscription:
         # Checked here, before the stream exists, so a refusal is the protocol's `error` message.
         viewer = info.context.require_viewer()
         check_page_size(first)
-        return _recommendation_lists(info, viewer.user_id, first)
+        return _recommendation_lists(info, viewer.user_id, first, viewer.expires_at)
 
 
 class StreamErrorCodes(SchemaExtension):

@@ -264,3 +264,25 @@ async def test_with_redis_down_local_events_still_push(postgres_sample_url: str)
             proxy.restore()
     finally:
         proxy.close()
+
+
+async def test_a_subscription_ends_when_its_token_expires(postgres_sample_url: str) -> None:
+    import jwt
+
+    env = server_env()
+    with server_process(postgres_sample_url, extra_env=env) as running:
+        api = Api(running.base)
+        token = await api.register()
+        claims = jwt.decode(
+            token, env["JWT_SECRET"], algorithms=["HS256"], audience="recommender-api"
+        )
+        short = jwt.encode(
+            {**claims, "exp": int(time.time()) + 3}, env["JWT_SECRET"], algorithm="HS256"
+        )
+        async with subscribed(running.base, short) as client:
+            assert len(await client.next_list()) == 10
+            message = await client.receive(within=10)
+            assert message["type"] == "next", message
+            assert message["payload"]["data"] is None
+            assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert (await client.receive(within=5))["type"] == "complete"

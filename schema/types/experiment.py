@@ -1,5 +1,6 @@
 """Experiment types: a customer's variant, the per-variant report and the offline evaluation."""
 
+from dataclasses import asdict
 from datetime import datetime
 
 import strawberry
@@ -49,12 +50,7 @@ class ExperimentVariant:
     @classmethod
     def from_report(cls, report: VariantReport) -> "ExperimentVariant":
         return cls(
-            name=report.name,
-            config=report.config,
-            weight=report.weight,
-            impressions=report.impressions,
-            clicks=report.clicks,
-            conversions=report.conversions,
+            **asdict(report),
             click_through_rate=report.click_through_rate,
             conversion_rate=report.conversion_rate,
         )
@@ -76,14 +72,7 @@ class ExperimentDifference:
 
     @classmethod
     def from_difference(cls, difference: Difference) -> "ExperimentDifference":
-        return cls(
-            metric=difference.metric,
-            baseline=difference.baseline,
-            variant=difference.variant,
-            estimate=difference.estimate,
-            lower=difference.lower,
-            upper=difference.upper,
-        )
+        return cls(**asdict(difference))
 
 
 @strawberry.type(
@@ -131,16 +120,7 @@ class OfflineModelMetrics:
 
     @classmethod
     def from_metrics(cls, metrics: ModelMetrics) -> "OfflineModelMetrics":
-        return cls(
-            name=metrics.name,
-            precision=metrics.precision,
-            recall=metrics.recall,
-            ndcg=metrics.ndcg,
-            hit_rate=metrics.hit_rate,
-            map=metrics.map,
-            coverage=metrics.coverage,
-            ms_per_user=metrics.ms_per_user,
-        )
+        return cls(**asdict(metrics))
 
 
 @strawberry.type(

@@ -288,15 +288,20 @@ test("recommendations are visible soon after the home page loads (warm model)", 
   assert.ok(median < 5000, `median ${median} ms`);
 });
 
-test("phone width (375 px) home page", async () => {
-  const phone = await browser.newContext({
+/** A 375 px phone browser context signed in as `signedIn` is. */
+async function phoneContext(signedIn) {
+  return browser.newContext({
     baseURL: BASE_URL,
     viewport: { width: 375, height: 812 },
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
-    storageState: await context.storageState(),
+    storageState: await signedIn.storageState(),
   });
+}
+
+test("phone width (375 px) home page", async () => {
+  const phone = await phoneContext(context);
   const p = await phone.newPage();
   await p.goto("/");
   await p.getByTestId("recommendation").first().waitFor({ timeout: TIMEOUT });
@@ -369,14 +374,7 @@ test("an admin sees the model, the offline evaluation, the experiment and trendi
   await p.screenshot({ path: join(SHOTS, "admin.png"), fullPage: true });
 
   // Phone width: no horizontal scrolling.
-  const phone = await browser.newContext({
-    baseURL: BASE_URL,
-    viewport: { width: 375, height: 812 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    storageState: await adminContext.storageState(),
-  });
+  const phone = await phoneContext(adminContext);
   const q = await phone.newPage();
   await q.goto("/admin");
   await q.getByTestId("experiment").first().waitFor();

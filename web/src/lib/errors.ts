@@ -2,7 +2,7 @@ import { CombinedGraphQLErrors, ServerError, ServerParseError } from "@apollo/cl
 
 export type FieldErrors = Record<string, string>;
 
-interface UserErrorLike {
+export interface UserErrorLike {
   field: string | null;
   message: string;
 }

@@ -5,7 +5,7 @@ import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { graphql } from "../gql";
 import { useAuth } from "../auth";
 import { fieldErrors, friendlyMessage } from "../lib/errors";
-import type { FieldErrors } from "../lib/errors";
+import type { FieldErrors, UserErrorLike } from "../lib/errors";
 import { useTitle } from "../lib/useTitle";
 
 export const LoginDocument = graphql(`
@@ -103,19 +103,57 @@ function AuthShell({ title, children, footer }: { title: string; children: React
   );
 }
 
-export function LoginPage() {
+interface AuthPayload {
+  token?: string | null;
+  errors: readonly UserErrorLike[];
+}
+
+/** What both forms share: where to go afterwards, the errors shown, and the submit outcome. */
+function useAuthForm() {
   const { signIn, status } = useAuth();
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const next = safeNext(params.get("next"));
+  const [errors, setErrors] = useState<FieldErrors>({});
+
+  /** Runs `mutate`; a token signs in and leaves for `next`, errors land next to their fields. */
+  const complete = async (mutate: () => Promise<AuthPayload | null | undefined>, failure: string) => {
+    try {
+      const payload = await mutate();
+      if (payload?.token) {
+        await signIn(payload.token);
+        navigate(next, { replace: true });
+      } else {
+        setErrors(fieldErrors(payload?.errors ?? [{ field: null, message: failure }]));
+      }
+    } catch (error) {
+      setErrors({ _: friendlyMessage(error) });
+    }
+  };
+
+  /** `path` keeping the `next` destination. */
+  const linkTo = (path: string) => `${path}${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`;
+
+  return { signedIn: status === "signedIn", next, errors, setErrors, complete, linkTo };
+}
+
+function FormError({ id, message }: { id: string; message?: string }) {
+  return message ? (
+    <p className="notice notice--error" role="alert" id={id} data-testid="form-error">
+      {message}
+    </p>
+  ) : null;
+}
+
+export function LoginPage() {
+  const { signedIn, next, errors, setErrors, complete, linkTo } = useAuthForm();
   const id = useId();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [login, { loading }] = useMutation(LoginDocument);
   useTitle("Sign in");
 
-  if (status === "signedIn") return <Navigate to={next} replace />;
+  if (signedIn) return <Navigate to={next} replace />;
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
@@ -124,18 +162,10 @@ export function LoginPage() {
     if (!password) local["password"] = "Enter your password.";
     setErrors(local);
     if (Object.keys(local).length > 0) return;
-    try {
-      const { data } = await login({ variables: { username: username.trim(), password } });
-      const payload = data?.login;
-      if (payload?.token) {
-        await signIn(payload.token);
-        navigate(next, { replace: true });
-      } else {
-        setErrors(fieldErrors(payload?.errors ?? [{ field: null, message: "We couldn't sign you in." }]));
-      }
-    } catch (error) {
-      setErrors({ _: friendlyMessage(error) });
-    }
+    await complete(
+      async () => (await login({ variables: { username: username.trim(), password } })).data?.login,
+      "We couldn't sign you in.",
+    );
   };
 
   return (
@@ -143,16 +173,12 @@ export function LoginPage() {
       title="Sign in"
       footer={
         <>
-          New here? <Link to={`/register${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}>Create an account</Link>
+          New here? <Link to={linkTo("/register")}>Create an account</Link>
         </>
       }
     >
       <form onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
-        {errors["_"] ? (
-          <p className="notice notice--error" role="alert" id={`${id}-form-error`} data-testid="form-error">
-            {errors["_"]}
-          </p>
-        ) : null}
+        <FormError id={`${id}-form-error`} message={errors["_"]} />
         <Field id={`${id}-username`} name="username" label="Username" type="text" value={username} onChange={setUsername} error={errors["username"]} autoComplete="username" />
         <Field id={`${id}-password`} name="password" label="Password" type="password" value={password} onChange={setPassword} error={errors["password"]} autoComplete="current-password" />
         <button type="submit" className="button button--large button--block" disabled={loading}>
@@ -164,19 +190,15 @@ export function LoginPage() {
 }
 
 export function RegisterPage() {
-  const { signIn, status } = useAuth();
-  const navigate = useNavigate();
-  const [params] = useSearchParams();
-  const next = safeNext(params.get("next"));
+  const { signedIn, next, errors, setErrors, complete, linkTo } = useAuthForm();
   const id = useId();
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [register, { loading }] = useMutation(RegisterDocument);
   useTitle("Create an account");
 
-  if (status === "signedIn") return <Navigate to={next} replace />;
+  if (signedIn) return <Navigate to={next} replace />;
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
@@ -188,18 +210,12 @@ export function RegisterPage() {
     if (password.length < MIN_PASSWORD) local["password"] = `Use at least ${MIN_PASSWORD} characters.`;
     setErrors(local);
     if (Object.keys(local).length > 0) return;
-    try {
-      const { data } = await register({ variables: { username: username.trim(), email: email.trim(), password } });
-      const payload = data?.register;
-      if (payload?.token) {
-        await signIn(payload.token);
-        navigate(next, { replace: true });
-      } else {
-        setErrors(fieldErrors(payload?.errors ?? [{ field: null, message: "We couldn't create your account." }]));
-      }
-    } catch (error) {
-      setErrors({ _: friendlyMessage(error) });
-    }
+    await complete(
+      async () =>
+        (await register({ variables: { username: username.trim(), email: email.trim(), password } })).data
+          ?.register,
+      "We couldn't create your account.",
+    );
   };
 
   return (
@@ -207,17 +223,13 @@ export function RegisterPage() {
       title="Create an account"
       footer={
         <>
-          Already have one? <Link to={`/login${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}>Sign in</Link>
+          Already have one? <Link to={linkTo("/login")}>Sign in</Link>
         </>
       }
     >
       <p className="auth__lead">Get picks made for you from what you browse and buy.</p>
-      <form onSubmit={onSubmit} noValidate>
-        {errors["_"] ? (
-          <p className="notice notice--error" role="alert" data-testid="form-error">
-            {errors["_"]}
-          </p>
-        ) : null}
+      <form onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
+        <FormError id={`${id}-form-error`} message={errors["_"]} />
         <Field id={`${id}-username`} name="username" label="Username" type="text" value={username} onChange={setUsername} error={errors["username"]} hint="3 to 64 letters, digits, . _ or -" autoComplete="username" />
         <Field id={`${id}-email`} name="email" label="Email" type="email" value={email} onChange={setEmail} error={errors["email"]} autoComplete="email" />
         <Field id={`${id}-password`} name="password" label="Password" type="password" value={password} onChange={setPassword} error={errors["password"]} hint={`At least ${MIN_PASSWORD} characters`} autoComplete="new-password" />

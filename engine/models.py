@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from engine.data import Catalog
 
@@ -283,6 +282,8 @@ class ContentModel:
 def _field(
     texts: np.ndarray, ngrams: tuple[int, int], max_features: int, token_pattern: str | None = None
 ) -> sp.csr_matrix | None:
+    from sklearn.feature_extraction.text import TfidfVectorizer  # training only: not at serving
+
     if not any(t.strip() for t in texts):
         return None
     kwargs: dict[str, object] = {

@@ -495,6 +495,68 @@ class Recommender:
             raise RuntimeError("Recommender is not fitted")
         return self._info
 
+    def for_serving(self) -> Recommender:
+        """A copy holding only what scoring reads: no training events, no kNN neighbour pool,
+        no product descriptions or tags (same recommendations, a fraction of the memory)."""
+        sc = self.scorer
+        st = sc.state
+        cat = st.catalog
+        blank = np.full(len(cat), "", dtype="<U1")
+        none = np.zeros(0, dtype=np.int64)
+        state = dataclasses.replace(
+            st,
+            catalog=dataclasses.replace(cat, descriptions=blank, tags=blank),
+            knn_pool=None,
+            prepared=PreparedEvents(
+                np.zeros(0, dtype="<U1"), none, none, none.astype(float), none.astype(float)
+            ),
+        )
+        scorer = object.__new__(Scorer)
+        scorer.__dict__.update(vars(sc), state=state)
+        out = Recommender(self.config)
+        out._scorer = scorer
+        out._info = self._info
+        return out
+
+    def check(self) -> None:
+        """Raise ValueError when the fitted arrays disagree in shape (a damaged artifact)."""
+        sc = self.scorer
+        st = sc.state
+        m = len(st.catalog)
+        n = len(st.user_ids)
+        problems = [
+            f"catalog.{f.name} has {len(getattr(st.catalog, f.name))} rows, not {m}"
+            for f in dataclasses.fields(st.catalog)
+            if len(getattr(st.catalog, f.name)) != m
+        ]
+        for name in ("strengths", "purchased", "kinds"):
+            if getattr(st, name).shape != (n, m):
+                problems.append(f"{name} is {getattr(st, name).shape}, not {(n, m)}")
+        for name in ("pop", "new", "fallback", "trend_part", "trend_vector"):
+            if getattr(sc, name).shape != (m,):
+                problems.append(f"{name} has shape {getattr(sc, name).shape}, not ({m},)")
+        if st.category_codes.shape != (m,) or st.first_seen_age.shape != (m,):
+            problems.append("category codes or first-seen ages do not cover the catalog")
+        elif len(st.category_codes) and st.category_codes.max() >= len(st.category_names):
+            problems.append("a category code points past the category names")
+        if len(st.product_index) != m or len(st.user_index) != n:
+            problems.append("the product or customer index does not match the arrays")
+        cf = sc.cf
+        if isinstance(cf, ItemItemModel):
+            a = len(cf.active)
+            if cf.m != m or cf.position.shape != (m,) or cf.weights.shape != (a, a):
+                problems.append(
+                    f"item-item weights {cf.weights.shape} do not fit {a} of {m} products"
+                )
+            elif a and (cf.active.min() < 0 or cf.active.max() >= m):
+                problems.append("item-item active products are out of range")
+        elif isinstance(cf, UserKnnModel) and cf.strengths.shape != (n, m):
+            problems.append(f"user-kNN strengths are {cf.strengths.shape}, not {(n, m)}")
+        if st.content is not None and st.content.tfidf.shape[0] != m:
+            problems.append(f"content vectors have {st.content.tfidf.shape[0]} rows, not {m}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
     def known_user(self, user_id: str) -> bool:
         """True when the user had events at training time."""
         return user_id in self.scorer.state.user_index

@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.auth import InvalidToken, decode_token
 from app.container import Services, build_services
 from app.db import ping, wait_for_database
+from app.metrics import EVENT_LOOP_LAG
 from app.migrate import current_revision, head_revision
 from app.observability import RequestLogMiddleware, annotate
 from app.ratelimit import build_rate_limiter
@@ -38,6 +41,8 @@ from schema import build_schema
 from schema.context import Context
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
+LAG_PROBE_SECONDS = 0.1
+log = logging.getLogger(__name__)
 WEB_DIST = PROJECT_ROOT / "web" / "dist"
 
 
@@ -175,6 +180,14 @@ class GraphQLApp(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
 
+async def watch_event_loop_lag() -> None:
+    """Sleep LAG_PROBE_SECONDS again and again; each overshoot is time the loop was blocked."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(LAG_PROBE_SECONDS)
+        EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - started - LAG_PROBE_SECONDS))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     check_production_settings(settings)  # RuntimeError in production with a weak JWT_SECRET
@@ -199,9 +212,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await wait_for_database(services.engine, settings.db_connect_retries)
-        warm_up = asyncio.create_task(services.recommendations.warm_up())
+        registry = services.recommendations.registry
+        try:
+            await registry.refresh()
+        except Exception:
+            log.exception("published models not loaded at start-up; polling keeps trying")
+        registry.start()
+        lag = asyncio.create_task(watch_event_loop_lag())
         yield
-        warm_up.cancel()
+        lag.cancel()
         await services.close()
         if graphql.rate_limiter is not None:
             await graphql.rate_limiter.close()

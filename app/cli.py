@@ -1,9 +1,12 @@
-"""The `recommender` command line: serve, migrate, import, demo, schema export, admin, evaluate."""
+"""The `recommender` command line: serve, train, migrate, import, demo, schema export, admin,
+evaluate."""
 
 import argparse
 import asyncio
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,16 +33,76 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         os.environ["RECOMMENDATION_CACHE_TTL_SECONDS"] = "0"
-    uvicorn.run(
-        "app.asgi:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
-        log_config=LOG_CONFIG,
-        access_log=False,
+    trainer = _start_embedded_trainer() if settings.trainer == "embedded" else None
+    try:
+        uvicorn.run(
+            "app.asgi:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            timeout_graceful_shutdown=20,
+            log_config=LOG_CONFIG,
+            access_log=False,
+        )
+    finally:
+        if trainer is not None:
+            _stop(trainer)
+    return 0
+
+
+def _start_embedded_trainer() -> subprocess.Popen[bytes]:
+    """`recommender trainer` as a child process with this process's environment; it stops by
+    itself when this process is gone (even after SIGKILL)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "trainer", "--parent-pid", str(os.getpid())],
+        env=os.environ.copy(),
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _trainer(args: argparse.Namespace) -> int:
+    from logging.config import dictConfig
+
+    from app.observability import LOG_CONFIG
+    from app.trainer import run_trainer
+
+    dictConfig(LOG_CONFIG)
+    asyncio.run(run_trainer(get_settings(), args.parent_pid))
+    return 0
+
+
+def _train() -> int:
+    from logging.config import dictConfig
+
+    from app.observability import LOG_CONFIG
+    from app.trainer import train_once
+
+    dictConfig(LOG_CONFIG)
+    published = asyncio.run(train_once(get_settings()))
+    print(
+        json.dumps(
+            [
+                {
+                    "config": p.config,
+                    "version": p.version,
+                    "artifact": p.artifact,
+                    "fit_seconds": round(p.fit_seconds, 3),
+                    "events": p.events,
+                }
+                for p in published
+            ]
+        )
     )
     return 0
 
@@ -183,6 +246,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    trainer = commands.add_parser(
+        "trainer", help="train and publish models whenever they are stale, until stopped"
+    )
+    trainer.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    commands.add_parser("train", help="train and publish every needed model once, then exit")
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
     data = commands.add_parser("import", help="import a dataset folder (all or nothing)")
@@ -209,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "trainer":
+        return _trainer(args)
+    if args.command == "train":
+        return _train()
     if args.command == "db":
         asyncio.run(_upgrade())
         return 0

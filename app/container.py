@@ -4,19 +4,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.cache import Cache, build_cache
+from app.cache import build_cache
 from app.db import create_engine, create_session_factory
+from app.services.artifact_store import ArtifactStore, ModelAnnouncements
 from app.services.catalog import CatalogService
 from app.services.evaluations import EvaluationService
 from app.services.events import EventService
 from app.services.experiments import ExperimentService
 from app.services.explanations import ExplanationService
 from app.services.live import LiveUpdates
-from app.services.model_store import ModelStore
+from app.services.model_registry import ModelRegistry
 from app.services.recommendations import RecommendationService
 from app.services.users import UserService
 from app.settings import Settings
-from engine.config import EngineConfig
 
 
 @dataclass
@@ -46,31 +46,18 @@ def build_services(settings: Settings) -> Services:
     events = EventService(sessions)
     experiments = ExperimentService(sessions, settings.experiments)
 
-    def variant_service(config: EngineConfig) -> RecommendationService:
-        """The sibling serving an experiment variant's config: its own cache and model-store
-        namespaces (`…:recommendations:<config>`, `…:model:<config>`), so nothing collides."""
-        return RecommendationService(
-            sessions,
-            settings,
-            events,
-            Cache(
-                "recommendations",
-                settings.redis_url,
-                namespace=f"{settings.redis_namespace}:recommendations:{config.name}",
-            ),
-            ModelStore(settings.redis_url, f"{settings.redis_namespace}:model:{config.name}"),
-            config,
-            primary=False,
-        )
-
+    catalog = CatalogService(sessions, settings.product_row_ttl_seconds)
+    registry = ModelRegistry(
+        settings, ModelAnnouncements(sessions), ArtifactStore(settings, sessions)
+    )
     recommendations = RecommendationService(
         sessions,
         settings,
         events,
+        catalog,
         build_cache(settings, "recommendations"),
-        ModelStore(settings.redis_url, f"{settings.redis_namespace}:model"),
+        registry,
         experiments=experiments,
-        variant_factory=variant_service,
     )
     # Subscribed after the recommendation service, whose listener invalidates cached lists
     # first: a woken subscriber must not read the list cached before the event.
@@ -80,7 +67,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         sessions=sessions,
-        catalog=CatalogService(sessions, settings.product_row_ttl_seconds),
+        catalog=catalog,
         users=UserService(sessions, settings),
         events=events,
         recommendations=recommendations,

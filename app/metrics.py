@@ -53,14 +53,51 @@ GRAPHQL_ERRORS = Counter(
 
 MODEL_TRAINING = Histogram(
     "recommender_model_training_seconds",
-    "Wall time of loading events and fitting a model.",
+    "Wall time of fitting one engine config's model (trainer process only).",
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
 )
-MODEL_VERSION = Gauge("recommender_model_version", "Version of the model serving in this process.")
+MODEL_FITS = Counter(
+    "recommender_model_fits_total",
+    "Models fitted by this process: always 0 in an API process (only the trainer trains).",
+)
+TRAINER_ROUND = Histogram(
+    "recommender_trainer_round_seconds",
+    "Wall time of a trainer round that trained: reading events, fitting every stale config, "
+    "writing and announcing its artifacts (trainer process only).",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+MODEL_VERSION = Gauge(
+    "recommender_model_version",
+    "Version of the `default` config's model serving in this process (0 until one is loaded).",
+)
+MODEL_CONFIG_VERSION = Gauge(
+    "recommender_model_config_version",
+    "Version of the model serving each engine config in this process (absent until loaded).",
+    ["config"],
+)
+MODEL_AGE = Gauge(
+    "recommender_model_age_seconds",
+    "Seconds since the serving model of each engine config finished training, at scrape time.",
+    ["config"],
+)
 MODEL_LOADS = Counter(
     "recommender_model_loads_total",
-    "Models this process started serving, by origin (trained here | loaded from the shared store).",
+    "Models this process started serving, by origin (shared: a published artifact).",
     ["origin"],
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "recommender_model_load_seconds",
+    "Wall time of loading and verifying a published artifact (in a worker thread).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+MODEL_REFUSED = Counter(
+    "recommender_model_artifacts_refused_total",
+    "Published artifacts refused (corrupt, truncated, tampered or of an unknown format).",
+)
+EVENT_LOOP_LAG = Histogram(
+    "recommender_event_loop_lag_seconds",
+    "How late a 0.1 s sleep on the API's event loop wakes up: time the loop was blocked.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 RECOMMENDATIONS_SERVED = Counter(
     "recommender_recommendations_served_total",

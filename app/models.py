@@ -1,4 +1,4 @@
-"""ORM models: the catalog, customers and the append-only interaction log."""
+"""ORM models: the catalog, customers, the append-only interaction log, and published models."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -133,3 +135,43 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ModelVersion(Base):
+    """The announcement of a published model: the newest `version` of a `config` is current.
+
+    A row is inserted only once every file of `artifact` is complete in the artifact store, so a
+    reader never sees a half-published version. `summary` is the manifest's metadata (JSON).
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("config", "version", name="uq_model_versions_config"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    artifact: Mapped[str] = mapped_column(String(128))
+    watermark: Mapped[int] = mapped_column(BigInteger)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ModelFile(Base):
+    """One file of a published artifact, for `MODEL_STORE=database` (replicas on other hosts)."""
+
+    __tablename__ = "model_files"
+
+    artifact: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TrainerLock(Base):
+    """A lease: `holder` may publish models until `expires_at` (naive UTC) unless it renews."""
+
+    __tablename__ = "trainer_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

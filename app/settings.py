@@ -65,8 +65,18 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=10, ge=1)
     llm_requests_per_minute: int = Field(default=50, ge=0)
     explanation_cache_ttl_seconds: int = Field(default=3600, ge=1)
+    # --- model lifecycle (app/trainer.py trains; app/services/model_registry.py loads) ---
     model_ttl_seconds: int = Field(default=300, ge=1)
     model_retrain_events: int = Field(default=1000, ge=1)
+    model_dir: Path = Path("data/models")
+    model_store: Literal["local", "database"] = "local"
+    model_keep_versions: int = Field(default=3, ge=1)
+    model_poll_seconds: float = Field(default=2.0, gt=0)
+    trainer: Literal["embedded", "external"] = "embedded"
+    trainer_poll_seconds: float = Field(default=2.0, gt=0)
+    trainer_lock_seconds: int = Field(default=60, ge=5)
+    trainer_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # --- end model lifecycle ---
     recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
     product_row_ttl_seconds: float = Field(default=30.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)

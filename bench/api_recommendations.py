@@ -12,6 +12,7 @@ import argparse
 import json
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -72,15 +73,18 @@ def main() -> None:
     args = parser.parse_args()
     secret = secrets.token_urlsafe(32)
     body = json.dumps({"query": QUERY})
-    with temporary_database(args.backend) as url:
-        run_cli(url, "db", "upgrade")
-        run_cli(url, "import", args.dataset)
-        tokens = customer_tokens(url, args.customers, secret)
+    with temporary_database(args.backend) as url, tempfile.TemporaryDirectory() as models:
         env = {
             "JWT_SECRET": secret,
             "MODEL_TTL_SECONDS": "3600",
             "RATE_LIMIT_POINTS_PER_MINUTE": "0",
+            "MODEL_DIR": models,
+            "TRAINER": "external",  # one round below; nothing trains while we measure
         }
+        run_cli(url, "db", "upgrade", extra_env=env)
+        run_cli(url, "import", args.dataset, extra_env=env)
+        run_cli(url, "train", extra_env=env)
+        tokens = customer_tokens(url, args.customers, secret)
         if args.redis:
             env |= {"REDIS_URL": REDIS_URL, "REDIS_NAMESPACE": f"bench-{secrets.token_hex(4)}"}
         with server(url, extra_env=env, workers=args.workers) as base:

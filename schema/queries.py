@@ -1,8 +1,6 @@
 """Root query fields; each resolver checks access and delegates to a service."""
 
-import asyncio
-from collections.abc import Awaitable
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -13,7 +11,7 @@ from schema.context import Context
 from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
 from schema.types.experiment import Experiment, OfflineEvaluation
 from schema.types.product import Product, ProductConnection, products_by_ids
-from schema.types.recommendation import ModelInfo, Recommendation, live_list
+from schema.types.recommendation import ModelInfo, Recommendation
 from schema.types.user import User, UserConnection
 
 Info = strawberry.Info[Context, None]
@@ -126,18 +124,12 @@ class Query:
         ] = None,
     ) -> list[Recommendation]:
         target = _target_customer(info, user_id)
-        services = info.context.services
-        served = await services.recommendations.recommend(target, first, category)
-        work: list[Awaitable[Any]] = [
-            services.catalog.products_by_ids(
-                [item.product_id for item in served], include_archived=True
-            )
-        ]
-        if target == info.context.require_viewer().user_id:
-            work.append(services.recommendations.record_impressions(target, served))
-        rows, *_ = await asyncio.gather(*work)
-        info.context.loaders.product.prime_many(rows)
-        return live_list(served, target, rows)
+        own = target == info.context.require_viewer().user_id
+        items = await info.context.services.recommendations.live_list(
+            target, first, category, record_impressions=own
+        )
+        info.context.loaders.product.prime_many({item.product.id: item.product for item in items})
+        return [Recommendation.from_live(item, target) for item in items]
 
     @strawberry.field(
         description='The signed-in customer\'s recommendation of one product (for a "Why?" '
@@ -153,15 +145,10 @@ class Query:
         ] = None,
     ) -> Recommendation | None:
         target = _target_customer(info, user_id)
-        served = await info.context.services.recommendations.recommend(target, MAX_PAGE_SIZE)
         wanted = decode_id(product_id, "Product", "productId")
-        match = next((item for item in served if item.product_id == wanted), None)
-        if match is None:
-            return None
-        row = await info.context.loaders.product.load(match.product_id)
-        return (
-            Recommendation.from_served(match, target, row) if row and not row.deleted_at else None
-        )
+        items = await info.context.services.recommendations.live_list(target, MAX_PAGE_SIZE)
+        match = next((item for item in items if item.served.product_id == wanted), None)
+        return Recommendation.from_live(match, target) if match else None
 
     @strawberry.field(
         description="What is popular lately with all customers (time-decayed); what visitors "
@@ -178,10 +165,14 @@ class Query:
         ids = await info.context.services.recommendations.trending(first, category)
         return await products_by_ids(info, ids)
 
-    @strawberry.field(description="The model serving recommendations now. Admins only.")
-    async def model_info(self, info: Info) -> ModelInfo:
+    @strawberry.field(
+        description="The model serving recommendations now; null while no trainer has published "
+        "one yet (lists are then the most popular products by event count). Admins only."
+    )
+    async def model_info(self, info: Info) -> ModelInfo | None:
         info.context.require_admin()
-        return ModelInfo.from_model(await info.context.services.recommendations.model())
+        model = info.context.services.recommendations.model()
+        return ModelInfo.from_model(model) if model else None
 
     @strawberry.field(
         description="The A/B experiments of the EXPERIMENTS setting, in configured order, with "

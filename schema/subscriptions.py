@@ -21,7 +21,7 @@ from app.services.catalog import check_page_size
 from schema.context import Context
 from schema.dataloaders import Loaders
 from schema.extensions.errors import classify
-from schema.types.recommendation import Recommendation, live_list
+from schema.types.recommendation import Recommendation
 
 Info = strawberry.Info[Context, None]
 
@@ -35,12 +35,9 @@ async def _recommendation_lists(
     async with context.services.live.listen(user_id) as changes:
         while True:
             context.loaders = Loaders(context.services)  # each push reads fresh product rows
-            served = await context.services.recommendations.recommend(user_id, first)
-            rows = await context.services.catalog.products_by_ids(
-                [item.product_id for item in served], include_archived=True
-            )
-            context.loaders.product.prime_many(rows)
-            yield live_list(served, user_id, rows)
+            items = await context.services.recommendations.live_list(user_id, first)
+            context.loaders.product.prime_many({item.product.id: item.product for item in items})
+            yield [Recommendation.from_live(item, user_id) for item in items]
             try:
                 await asyncio.wait_for(changes.get(), timeout=max(0.0, expires_at - time.time()))
             except TimeoutError:

@@ -129,8 +129,18 @@ class GraphQLClient:
         return signed_in.token
 
 
+async def train(settings: Settings) -> None:
+    """One trainer round into `settings.model_dir` (the trainer, not the app, fits models)."""
+    from app.trainer import train_once
+
+    await train_once(settings)
+
+
 @asynccontextmanager
-async def running_client(settings: Settings) -> AsyncIterator[GraphQLClient]:
+async def running_client(settings: Settings, trained: bool = False) -> AsyncIterator[GraphQLClient]:
+    """The app over ASGI; with `trained`, a trainer round publishes its models first."""
+    if trained:
+        await train(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -164,11 +174,18 @@ def postgres_sample_url() -> Iterator[str]:
     with temporary_database("postgresql") as url:
         run_cli(url, "db", "upgrade")
         run_cli(url, "import", str(SAMPLE_DIR))
+        run_cli(url, "train")
         yield url
 
 
 @pytest.fixture(scope="session")
-async def client(sample_database_url: str) -> AsyncIterator[GraphQLClient]:
-    settings = Settings(database_url=sample_database_url, rate_limit_points_per_minute=0)
-    async with running_client(settings) as graphql_client:
+async def client(
+    sample_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[GraphQLClient]:
+    settings = Settings(
+        database_url=sample_database_url,
+        rate_limit_points_per_minute=0,
+        model_dir=tmp_path_factory.mktemp("models"),
+    )
+    async with running_client(settings, trained=True) as graphql_client:
         yield graphql_client

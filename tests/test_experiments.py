@@ -250,8 +250,8 @@ async def test_customers_are_served_by_their_variants_model_and_impressions_are_
     sample_copy_url: str,
 ) -> None:
     async with (
+        running_client(settings(sample_copy_url, experiments=[BLEND]), trained=True) as split,
         running_client(settings(sample_copy_url)) as plain,
-        running_client(settings(sample_copy_url, experiments=[BLEND])) as split,
     ):
         admin = await split.admin_token()
         plain_admin = await plain.admin_token()

@@ -1,6 +1,5 @@
 """Recommendation types: a ranked product with its scores and the reasons behind it."""
 
-from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 
@@ -8,7 +7,12 @@ import strawberry
 
 from app import models
 from app.services.explanations import ExplanationRequest, ReasonFacts
-from app.services.recommendations import LoadedModel, ServedReason, ServedRecommendation
+from app.services.model_registry import LoadedModel
+from app.services.recommendations import (
+    LiveRecommendation,
+    ServedReason,
+    ServedRecommendation,
+)
 from schema.context import Context
 from schema.types.experiment import ExperimentAssignment
 from schema.types.product import Product, products_by_ids
@@ -117,6 +121,10 @@ class Recommendation:
             served=served,
         )
 
+    @classmethod
+    def from_live(cls, item: LiveRecommendation, customer_id: int) -> "Recommendation":
+        return cls.from_served(item.served, customer_id, item.product)
+
     @strawberry.field(
         description="Why, in a sentence or two for the customer. Written by an LLM from the "
         "reasons (cached for an hour) and only when selected; falls back to a template sentence "
@@ -162,9 +170,12 @@ class Recommendation:
 
 @strawberry.type(description="The model that serves recommendations now.")
 class ModelInfo:
-    version: int = strawberry.field(description="Increases by one with every retraining.")
+    version: int = strawberry.field(
+        description="Increases by one with every model the trainer publishes; this API "
+        "process switches to a newer version within seconds, without a restart."
+    )
     trained_at: datetime = strawberry.field(description="When training finished (UTC).")
-    train_seconds: float = strawberry.field(description="Wall time of loading and training.")
+    train_seconds: float = strawberry.field(description="Wall time of fitting, in the trainer.")
     events: int = strawberry.field(description="Events the model was trained on.")
     users: int = strawberry.field(description="Customers with events in the model.")
     products: int = strawberry.field(description="Products in the model's catalog.")
@@ -185,18 +196,6 @@ class ModelInfo:
             products=info.products,
             algorithm=_algorithm(info.cf, info.ease_lambda),
         )
-
-
-def live_list(
-    served: list[ServedRecommendation], customer_id: int, rows: dict[int, models.Product]
-) -> list[Recommendation]:
-    """The served items whose products are still in the catalog, ranked 1..n again: a product
-    archived after the model was trained (or the list cached) never reaches a customer."""
-    live = [item for item in served if (row := rows.get(item.product_id)) and not row.deleted_at]
-    return [
-        Recommendation.from_served(replace(item, rank=rank), customer_id, rows[item.product_id])
-        for rank, item in enumerate(live, start=1)
-    ]
 
 
 def _algorithm(model_class: str, ease_lambda: float | None) -> str:

@@ -1,0 +1,344 @@
+"""The trainer: the only process that fits models (`recommender trainer`, `recommender train`).
+
+A round reads the live catalog and every event from the database, fits each engine config that
+serving needs (`default` and the active experiment's variant configs) and publishes each as a
+versioned artifact (see app/services/artifact_store.py). The trainer loop checks every
+`TRAINER_POLL_SECONDS` whether a config is stale: no model yet, older than `MODEL_TTL_SECONDS`,
+or `MODEL_RETRAIN_EVENTS` events newer than its watermark. Only the holder of the trainer lease
+trains and publishes; another trainer waits for it and then finds the models fresh.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from redis import asyncio as redis
+from redis.exceptions import RedisError
+from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db import create_engine, create_session_factory, wait_for_database
+from app.metrics import MODEL_FITS, MODEL_TRAINING, TRAINER_ROUND
+from app.models import Interaction, Product
+from app.services.artifact_store import ArtifactStore, ModelAnnouncements, TrainerLease
+from app.services.model_registry import DB_IDS, SKUS, configs_to_serve, publish_channel
+from app.settings import Settings
+from engine import artifacts
+from engine.config import CONFIGS
+from engine.data import Catalog, Events
+from engine.recommender import Recommender
+
+log = logging.getLogger(__name__)
+FETCH_PARTITION = 20_000
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The live catalog, every event of a live product, db ids by sku, and the newest event id."""
+
+    catalog: Catalog
+    events: Events
+    product_ids: dict[str, int]
+    watermark: int
+
+
+@dataclass(frozen=True)
+class Published:
+    config: str
+    version: int
+    artifact: str
+    fit_seconds: float
+    events: int
+
+
+async def read_training_data(sessions: async_sessionmaker[AsyncSession]) -> TrainingData:
+    """Live products and every event, read in partitions of FETCH_PARTITION rows."""
+    async with sessions() as session:
+        products = (
+            await session.execute(
+                select(
+                    Product.id,
+                    Product.sku,
+                    Product.name,
+                    Product.description,
+                    Product.category,
+                    Product.tags,
+                    Product.price,
+                )
+                .where(Product.deleted_at.is_(None))
+                .order_by(Product.id)
+            )
+        ).all()
+        sku_of = {row.id: row.sku for row in products}
+        users: list[str] = []
+        skus: list[str] = []
+        types: list[str] = []
+        quantities: list[int] = []
+        times: list[datetime | str] = []
+        watermark = 0
+        stream = await session.stream(
+            select(
+                Interaction.id,
+                Interaction.user_id,
+                Interaction.product_id,
+                Interaction.type,
+                Interaction.quantity,
+                type_coerce(Interaction.occurred_at, String),
+            ).order_by(Interaction.id)
+        )
+        async for partition in stream.partitions(FETCH_PARTITION):
+            for event_id, user_id, product_id, kind, quantity, occurred_at in partition:
+                watermark = event_id
+                sku = sku_of.get(product_id)
+                if sku is None:
+                    continue
+                users.append(str(user_id))
+                skus.append(sku)
+                types.append(kind)
+                quantities.append(quantity)
+                times.append(occurred_at)
+    catalog = Catalog(
+        product_ids=np.array([row.sku for row in products], dtype=str),
+        names=np.array([row.name for row in products], dtype=str),
+        descriptions=np.array([row.description or "" for row in products], dtype=str),
+        categories=np.array([row.category or "" for row in products], dtype=str),
+        tags=np.array([";".join(row.tags or []) for row in products], dtype=str),
+        prices=np.array([float(row.price) for row in products], dtype=np.float64),
+    )
+    events = Events(
+        user_ids=np.array(users, dtype=str),
+        product_ids=np.array(skus, dtype=str),
+        types=np.array(types, dtype=str),
+        quantities=np.array(quantities, dtype=np.int64),
+        timestamps=np.array(times, dtype="datetime64[s]"),
+    )
+    return TrainingData(catalog, events, {row.sku: row.id for row in products}, watermark)
+
+
+def _fit_and_save(
+    config: str, data: TrainingData, staged: os.PathLike[str], version: int
+) -> tuple[float, dict]:
+    """Fit `config` and write its artifact into `staged` (blocking: run in a worker thread);
+    returns (fit seconds, manifest)."""
+    started = time.perf_counter()
+    recommender = Recommender(CONFIGS[config]).fit(data.catalog, data.events)
+    seconds = time.perf_counter() - started
+    skus = np.asarray(data.catalog.product_ids, dtype=str)
+    manifest = artifacts.save(
+        recommender,
+        staged,  # type: ignore[arg-type]
+        metadata={
+            "config": config,
+            "version": version,
+            "watermark": data.watermark,
+            "trained_at": datetime.now(UTC).isoformat(),
+            "train_seconds": round(seconds, 3),
+            "events": len(data.events),
+        },
+        extra_arrays={
+            SKUS: skus,
+            DB_IDS: np.array([data.product_ids[sku] for sku in skus.tolist()], dtype=np.int64),
+        },
+    )
+    return seconds, manifest
+
+
+class Trainer:
+    """Trains and publishes the models serving needs; one round at a time."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
+        self._settings = settings
+        self._own_engine = engine is None
+        self.engine = engine or create_engine(settings)
+        self._sessions = create_session_factory(self.engine)
+        self.announcements = ModelAnnouncements(self._sessions)
+        self.store = ArtifactStore(settings, self._sessions)
+        self._lease = TrainerLease(self._sessions, settings.trainer_lock_seconds)
+        self.configs = configs_to_serve(settings)
+
+    async def close(self) -> None:
+        if self._own_engine:
+            await self.engine.dispose()
+
+    async def stale_configs(self) -> list[str]:
+        """Configs without a model, with one older than the TTL, or behind by enough events."""
+        async with self._sessions() as session:
+            newest_event = await session.scalar(select(func.max(Interaction.id))) or 0
+        stale = []
+        now = datetime.now(UTC)
+        for config in self.configs:
+            latest = await self.announcements.latest(config)
+            if (
+                latest is None
+                or (now - latest.trained_at).total_seconds() >= self._settings.model_ttl_seconds
+                or await self._events_after(latest.watermark, newest_event)
+                >= self._settings.model_retrain_events
+            ):
+                stale.append(config)
+        return stale
+
+    async def _events_after(self, watermark: int, newest_event: int) -> int:
+        """Events with an id above `watermark`; ids only grow, so max(id) bounds it cheaply."""
+        if newest_event - watermark < self._settings.model_retrain_events:
+            return max(0, newest_event - watermark)
+        async with self._sessions() as session:
+            statement = select(func.count()).where(Interaction.id > watermark)
+            return int(await session.scalar(statement) or 0)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, wait: bool) -> AsyncIterator[bool]:
+        """Hold the trainer lease (renewed in the background) or yield False without it."""
+        while not await self._lease.acquire():
+            if not wait:
+                yield False
+                return
+            await asyncio.sleep(min(self._settings.trainer_poll_seconds, 1.0))
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._settings.trainer_lock_seconds / 3)
+                if not await self._lease.acquire():
+                    log.error("trainer lease lost to another trainer")
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield True
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            await self._lease.release()
+
+    async def round(self, force: bool = False, wait: bool = False) -> list[Published] | None:
+        """Train and publish the stale configs (every config when `force`); None when another
+        trainer holds the lease and `wait` is False."""
+        if not force and not await self.stale_configs():
+            return []
+        async with self._leased(wait) as leased:
+            if not leased:
+                return None
+            stale = self.configs if force else await self.stale_configs()
+            if not stale:
+                return []
+            started = time.perf_counter()
+            data = await read_training_data(self._sessions)
+            published = [await self._publish(config, data) for config in stale]
+            seconds = time.perf_counter() - started
+            TRAINER_ROUND.observe(seconds)
+            log.info(
+                "trainer round published",
+                extra={
+                    "configs": [p.config for p in published],
+                    "versions": [p.version for p in published],
+                    "seconds": round(seconds, 3),
+                    "events": len(data.events),
+                },
+            )
+        await self._notify()
+        return published
+
+    async def _publish(self, config: str, data: TrainingData) -> Published:
+        latest = await self.announcements.latest(config)
+        version = (latest.version if latest else 0) + 1
+        artifact = f"{config}/{version:06d}-{os.urandom(4).hex()}"
+        staged = self.store.staging()
+        try:
+            seconds, manifest = await asyncio.to_thread(
+                _fit_and_save, config, data, staged, version
+            )
+            MODEL_FITS.inc()
+            MODEL_TRAINING.observe(seconds)
+            await self.store.put(artifact, staged)
+        except BaseException:
+            await asyncio.to_thread(_remove, staged)
+            raise
+        info = manifest.get("metadata", {})
+        await self.announcements.announce(
+            config,
+            version,
+            artifact,
+            data.watermark,
+            datetime.fromisoformat(info["trained_at"]),
+            {**info, "format_version": manifest.get("format_version")},
+        )
+        log.info(
+            "model published",
+            extra={
+                "config": config,
+                "version": version,
+                "artifact": artifact,
+                "fit_seconds": round(seconds, 3),
+                "events": len(data.events),
+            },
+        )
+        await self.store.remove(
+            await self.announcements.superseded(config, self._settings.model_keep_versions)
+        )
+        return Published(config, version, artifact, seconds, len(data.events))
+
+    async def _notify(self) -> None:
+        """Tell API processes at once (Redis pub/sub); they poll the database anyway."""
+        if not self._settings.redis_url:
+            return
+        client = redis.Redis.from_url(self._settings.redis_url, socket_connect_timeout=0.5)
+        try:
+            await client.publish(publish_channel(self._settings), "published")
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning("publish message not sent", extra={"error": type(error).__name__})
+        finally:
+            await client.aclose()
+
+    async def run(self, stop: asyncio.Event, parent_pid: int | None = None) -> None:
+        """Rounds until `stop` is set (or the parent process `parent_pid` is gone)."""
+        await wait_for_database(self.engine, self._settings.db_connect_retries)
+        self.store.clean_staging()
+        while not stop.is_set():
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.info("the serving process is gone; trainer stops")
+                return
+            try:
+                await self.round()
+            except Exception:
+                log.exception("trainer round failed; the published models keep serving")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.trainer_poll_seconds)
+
+
+def _remove(path: os.PathLike[str]) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def train_once(settings: Settings) -> list[Published]:
+    """One forced round (waits for the lease): `recommender train`, tests and benchmarks."""
+    trainer = Trainer(settings)
+    try:
+        published = await trainer.round(force=True, wait=True)
+    finally:
+        await trainer.close()
+    return published or []
+
+
+async def run_trainer(settings: Settings, parent_pid: int | None = None) -> None:
+    """`recommender trainer`: rounds until SIGTERM / SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if settings.trainer_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.trainer_metrics_port)
+    trainer = Trainer(settings)
+    log.info("trainer started", extra={"configs": trainer.configs})
+    try:
+        await trainer.run(stop, parent_pid)
+    finally:
+        await trainer.close()

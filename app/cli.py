@@ -14,6 +14,7 @@ from typing import Any
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 SAMPLE_DATASET = PROJECT_ROOT / "app" / "sample_data"
+TRAINER_NICENESS = 10  # a trainer on the API's host yields the CPU to it
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -78,6 +79,7 @@ def _trainer(args: argparse.Namespace) -> int:
     from app.trainer import run_trainer
 
     dictConfig(LOG_CONFIG)
+    os.nice(TRAINER_NICENESS)
     asyncio.run(run_trainer(get_settings(), args.parent_pid))
     return 0
 
@@ -89,6 +91,7 @@ def _train() -> int:
     from app.trainer import train_once
 
     dictConfig(LOG_CONFIG)
+    os.nice(TRAINER_NICENESS)
     published = asyncio.run(train_once(get_settings()))
     print(
         json.dumps(

@@ -8,6 +8,8 @@ something unusable. Only LLM answers are cached. The prompt carries product and 
 only: never the customer key or any personal data.
 """
 
+from __future__ import annotations
+
 import asyncio
 import hashlib
 import json
@@ -18,15 +20,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import openai
-from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.cache import Cache
 from app.metrics import EXPLANATIONS, LLM_CALLS, LLM_LATENCY
 from app.settings import Settings
+
+if TYPE_CHECKING:  # the client is imported only when OPENAI_API_KEY is set (about 25 MB)
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 log = logging.getLogger("app.llm")
 
@@ -161,6 +163,8 @@ class ExplanationService:
         self._limiter = RateLimiter(settings.llm_requests_per_minute)
         self._client: AsyncOpenAI | None = None
         if settings.openai_api_key:
+            from openai import AsyncOpenAI
+
             self._client = AsyncOpenAI(
                 api_key=settings.openai_api_key,
                 base_url=settings.openai_base_url,
@@ -253,6 +257,8 @@ class ExplanationService:
         """Fill `result` from up to 1 + llm_max_retries requests; retries 429, 5xx and
         connection errors while the limiter allows and the budget leaves MIN_ATTEMPT_SECONDS
         after the backoff."""
+        import openai
+
         for attempt in range(self._settings.llm_max_retries + 1):
             if not self._limiter.try_acquire():
                 if attempt == 0:

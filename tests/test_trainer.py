@@ -340,3 +340,50 @@ def test_the_api_answers_within_half_a_second_while_a_trainer_trains(tmp_path: P
     assert trained_for > 2, "training was too short to prove anything"
     assert len(gaps) > trained_for / 0.2
     assert max(gaps) < 0.5, f"slowest answer {max(gaps):.3f} s during {trained_for:.1f} s"
+
+
+def test_a_trainer_killed_mid_round_leaves_no_half_published_version(
+    sample_sqlite: tuple[str, dict[str, str]],
+) -> None:
+    url, env = sample_sqlite
+    env = {**env, "TRAINER_LOCK_SECONDS": "5"}  # the dead trainer's lease expires this soon
+    models = Path(env["MODEL_DIR"])
+    with trainer_process(url, env) as doomed:
+        wait_for(lambda: (models / ".staging").exists() or doomed.poll() is not None, 60, 0.01)
+        doomed.kill()
+        doomed.wait()
+    assert not list(models.glob("default/*"))
+    with server_process(url, extra_env=env) as running:
+        api = Api(running.base)
+        admin = api.login("boss", ADMIN_PASSWORD)
+        assert api.model_version(admin) is None
+        with trainer_process(url, {**env, "TRAINER_POLL_SECONDS": "0.3"}):
+            assert wait_for(lambda: api.model_version(admin), 60) == 1
+    assert len(list(models.glob("default/*"))) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_replica_on_another_host_loads_artifacts_from_the_database(
+    backend: str, tmp_path: Path
+) -> None:
+    """MODEL_STORE=database: the API's MODEL_DIR starts empty (another host); it downloads the
+    announced version's files from `model_files`, verifies and serves them."""
+    async with fresh_database(backend, tmp_path) as url:
+        from app.db import create_engine
+        from app.services.imports import import_dataset
+
+        engine = create_engine(Settings(database_url=url))
+        await import_dataset(engine, SAMPLE_DIR)
+        await engine.dispose()
+        common = {"database_url": url, "model_store": "database", "model_poll_seconds": 3600}
+        trainer_host = Settings(**common, model_dir=tmp_path / "trainer-host")
+        api_host = Settings(**common, model_dir=tmp_path / "api-host")
+        await train(trainer_host)
+        await train(trainer_host)
+        async with running_client(api_host) as client:
+            model = client.app.state.services.recommendations.model()
+            assert model is not None and model.version == 2
+            assert (api_host.model_dir / model.artifact / "manifest.json").is_file()
+            token, _ = await client.register("remote")
+            items = (await client.data(RECOMMEND, token=token))["recommendations"]
+            assert len(items) == 10

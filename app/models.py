@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from engine.events import EVENT_TYPES
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -27,19 +29,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class InteractionType(StrEnum):
-    VIEW = "view"
-    CLICK = "click"
-    CART_ADD = "cart_add"
-    PURCHASE = "purchase"
-
-
-INTERACTION_SCORES: dict[InteractionType, int] = {
-    InteractionType.VIEW: 1,
-    InteractionType.CLICK: 2,
-    InteractionType.CART_ADD: 3,
-    InteractionType.PURCHASE: 5,
-}
+InteractionType = StrEnum(  # type: ignore[misc]
+    "InteractionType", {event.name.upper(): event.name for event in EVENT_TYPES}
+)
+"""The stored event types, one member per entry of engine.events.EVENT_TYPES."""
+INTERACTION_TYPE_CHECK = "type IN ({})".format(", ".join(f"'{t.name}'" for t in EVENT_TYPES))
 
 
 class Role(StrEnum):
@@ -93,9 +87,7 @@ class Interaction(Base):
         Index("ix_interactions_product_occurred", "product_id", "occurred_at"),
         Index("ix_interactions_type", "type"),
         CheckConstraint("quantity >= 1", name="ck_interactions_quantity_positive"),
-        CheckConstraint(
-            "type IN ('view', 'click', 'cart_add', 'purchase')", name="ck_interactions_type"
-        ),
+        CheckConstraint(INTERACTION_TYPE_CHECK, name="ck_interactions_type"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

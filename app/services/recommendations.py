@@ -36,10 +36,12 @@ from app.services.catalog import check_page_size
 from app.services.events import EventService
 from app.services.experiments import Assignment, ExperimentService
 from app.services.model_store import ModelStore
+from app.services.reasons import ServedReason, served_reason
 from app.settings import Settings
 from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
-from engine.recommender import Reason, Recommender
+from engine.reasons import Reason
+from engine.recommender import Recommender
 
 log = logging.getLogger(__name__)
 FETCH_PARTITION = 20_000
@@ -62,17 +64,6 @@ class LoadedModel:
 
     def db_ids(self, skus: Sequence[str]) -> list[int]:
         return [self.product_ids[sku] for sku in skus if sku in self.product_ids]
-
-
-@dataclass(frozen=True)
-class ServedReason:
-    """An engine reason with its products as database ids (strongest first, at most 3)."""
-
-    kind: str
-    weight: float
-    detail: str
-    category: str | None
-    product_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -486,10 +477,6 @@ class RecommendationService:
 
 
 def _served_reason(model: LoadedModel, reason: Reason) -> ServedReason:
-    return ServedReason(
-        kind=reason.kind,
-        weight=float(reason.weight),
-        detail=reason.detail,
-        category=reason.category,
-        product_ids=tuple(model.db_ids(reason.product_ids)),
+    return served_reason(
+        reason, model.recommender.names(reason.product_ids), model.product_ids.get
     )

@@ -3,13 +3,15 @@
 import strawberry
 
 from app.models import InteractionType, Role
+from engine.events import EVENT_TYPES
 
 strawberry.enum(Role, name="Role", description="What a user may do.")
 strawberry.enum(
     InteractionType,
     name="InteractionType",
-    description="A customer event; its weight for the recommender is VIEW 1, CLICK 2, "
-    "CART_ADD 3, PURCHASE 5.",
+    description="A customer event; its weight for the recommender is "
+    + ", ".join(f"{t.name.upper()} {t.weight:g}" for t in EVENT_TYPES)
+    + ".",
 )
 
 __all__ = ["InteractionType", "Role"]

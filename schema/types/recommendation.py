@@ -8,7 +8,8 @@ import strawberry
 
 from app import models
 from app.services.explanations import ExplanationRequest, ReasonFacts
-from app.services.recommendations import LoadedModel, ServedReason, ServedRecommendation
+from app.services.reasons import ServedReason
+from app.services.recommendations import LoadedModel, ServedRecommendation
 from schema.context import Context
 from schema.types.experiment import ExperimentAssignment
 from schema.types.product import Product, products_by_ids
@@ -134,6 +135,11 @@ class Recommendation:
                     kind=reason.kind,
                     weight=reason.weight,
                     product_names=tuple(row.name for row in rows if row is not None),
+                    product_events=tuple(
+                        event
+                        for row, event in zip(rows, reason.product_events, strict=False)
+                        if row is not None
+                    ),
                     category=reason.category,
                     detail=reason.detail,
                 )
@@ -183,7 +189,7 @@ class ModelInfo:
             events=model.events,
             users=info.users,
             products=info.products,
-            algorithm=_algorithm(info.cf, info.ease_lambda),
+            algorithm=info.algorithm,
         )
 
 
@@ -197,9 +203,3 @@ def live_list(
         Recommendation.from_served(replace(item, rank=rank), customer_id, rows[item.product_id])
         for rank, item in enumerate(live, start=1)
     ]
-
-
-def _algorithm(model_class: str, ease_lambda: float | None) -> str:
-    if ease_lambda is not None:
-        return f"EASE (λ={ease_lambda:.0f})"
-    return {"ItemItemModel": "item-kNN", "UserKnnModel": "user-kNN"}.get(model_class, model_class)

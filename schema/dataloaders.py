@@ -20,6 +20,10 @@ class Loaders:
             found = await services.users.users_by_ids(ids)
             return [found.get(user_id) for user_id in ids]
 
+        async def load_interactions(ids: Sequence[int]) -> list[models.Interaction | None]:
+            found = await services.events.interactions_by_ids(ids)
+            return [found.get(interaction_id) for interaction_id in ids]
+
         async def load_purchase_counts(ids: Sequence[int]) -> list[int]:
             counts = await services.catalog.purchase_counts(ids)
             return [counts[product_id] for product_id in ids]
@@ -36,5 +40,6 @@ class Loaders:
 
         self.product = DataLoader(load_fn=load_products)
         self.user = DataLoader(load_fn=load_users)
+        self.interaction = DataLoader(load_fn=load_interactions)
         self.purchase_count = DataLoader(load_fn=load_purchase_counts)
         self.recent_products = DataLoader(load_fn=load_recent_products)

@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.enums import InteractionType, Role
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -27,24 +28,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class InteractionType(StrEnum):
-    VIEW = "view"
-    CLICK = "click"
-    CART_ADD = "cart_add"
-    PURCHASE = "purchase"
-
-
 INTERACTION_SCORES: dict[InteractionType, int] = {
     InteractionType.VIEW: 1,
     InteractionType.CLICK: 2,
     InteractionType.CART_ADD: 3,
     InteractionType.PURCHASE: 5,
 }
-
-
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    ADMIN = "admin"
 
 
 class Base(DeclarativeBase):

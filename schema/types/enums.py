@@ -2,7 +2,7 @@
 
 import strawberry
 
-from app.models import InteractionType, Role
+from app.enums import InteractionType, Role
 
 strawberry.enum(Role, name="Role", description="What a user may do.")
 strawberry.enum(

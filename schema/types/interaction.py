@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from app import models
 from schema.context import Context
 from schema.types.common import resolve_keyed_nodes
 from schema.types.enums import InteractionType
 
 if TYPE_CHECKING:
+    from app import models
     from schema.types.product import Product
     from schema.types.user import User
 
@@ -27,7 +27,7 @@ class Interaction(relay.Node):
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.Interaction) -> "Interaction":
+    def from_row(cls, row: "models.Interaction") -> "Interaction":
         return cls(
             id=row.id,
             type=InteractionType(row.type),
@@ -48,7 +48,7 @@ class Interaction(relay.Node):
         """Only the viewer's own events (any event for admins); others resolve to null."""
         info.context.require_viewer()
 
-        def build(row: models.Interaction) -> "Interaction | None":
+        def build(row: "models.Interaction") -> "Interaction | None":
             return cls.from_row(row) if info.context.may_read_user(row.user_id) else None
 
         loader = info.context.loaders.interaction

@@ -2,15 +2,17 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
-from app import models
 from app.services.catalog import ProductFilter
 from schema.context import Context
 from schema.types.common import resolve_keyed_nodes
+
+if TYPE_CHECKING:
+    from app import models
 
 
 @strawberry.type(description="A product of the shop's catalog.")
@@ -28,7 +30,7 @@ class Product(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: models.Product) -> "Product":
+    def from_row(cls, row: "models.Product") -> "Product":
         return cls(
             id=row.id,
             sku=row.sku,
@@ -42,7 +44,7 @@ class Product(relay.Node):
         )
 
     @classmethod
-    def from_live_row(cls, row: models.Product) -> "Product | None":
+    def from_live_row(cls, row: "models.Product") -> "Product | None":
         """The product, or None when it is archived."""
         return cls.from_row(row) if row.deleted_at is None else None
 

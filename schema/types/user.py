@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from app import models
 from app.errors import ErrorCode, ServiceError
 from schema.context import Context
 from schema.types.common import connection_from_page, decode_cursor, resolve_keyed_nodes
 from schema.types.enums import InteractionType, Role
 
 if TYPE_CHECKING:
+    from app import models
     from schema.types.interaction import InteractionConnection
 
 
@@ -31,7 +31,7 @@ class User(relay.Node):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: models.User) -> "User":
+    def from_row(cls, row: "models.User") -> "User":
         return cls(
             id=row.id,
             username=row.username,
@@ -50,7 +50,7 @@ class User(relay.Node):
         required: bool = False,
     ) -> list["User | None"]:
 
-        async def load(ids: list[int]) -> list[models.User | None]:
+        async def load(ids: list[int]) -> list["models.User | None"]:
             for user_id in ids:
                 if not info.context.may_read_user(user_id):
                     info.context.require_viewer()

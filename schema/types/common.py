@@ -11,6 +11,7 @@ from strawberry import relay
 
 from app.errors import ServiceError, bad_input
 from app.services.catalog import Page
+from schema.types.enums import ErrorCode
 
 
 class Keyed(Protocol):
@@ -31,13 +32,13 @@ class UserError:
         description="The argument at fault, such as `password` or `productId`; null when none."
     )
     message: str = strawberry.field(description="What went wrong, for people.")
-    code: str = strawberry.field(
-        description="Stable machine code: BAD_USER_INPUT, CONFLICT, NOT_FOUND, UNAUTHENTICATED."
+    code: ErrorCode = strawberry.field(
+        description="What kind of problem, for programs; `ErrorCode` describes each value."
     )
 
     @classmethod
     def from_service_error(cls, error: ServiceError) -> "UserError":
-        return cls(field=error.field, message=error.message, code=error.code.value)
+        return cls(field=error.field, message=error.message, code=ErrorCode(error.code.value))
 
 
 async def payload_or_errors(

@@ -10,12 +10,7 @@ from strawberry import relay
 from app.errors import bad_input
 from app.services.catalog import MAX_PAGE_SIZE, ProductFilter
 from schema.context import Context
-from schema.types.common import (
-    connection_from_page,
-    decode_cursor,
-    decode_id,
-    parse_global_id,
-)
+from schema.types.common import connection_from_page, decode_cursor, decode_id, parse_global_id
 from schema.types.experiment import Experiment, OfflineEvaluation
 from schema.types.product import Product, ProductConnection, products_by_ids
 from schema.types.recommendation import ModelInfo, Recommendation, live_list

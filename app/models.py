@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from engine.events import EVENT_TYPES
+from app.enums import EVENT_TYPES, Role
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -29,16 +28,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-InteractionType = StrEnum(  # type: ignore[misc]
-    "InteractionType", {event.name.upper(): event.name for event in EVENT_TYPES}
-)
-"""The stored event types, one member per entry of engine.events.EVENT_TYPES."""
 INTERACTION_TYPE_CHECK = "type IN ({})".format(", ".join(f"'{t.name}'" for t in EVENT_TYPES))
-
-
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    ADMIN = "admin"
 
 
 class Base(DeclarativeBase):

@@ -7,7 +7,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import create_engine
-from app.models import Interaction, InteractionType, Product, User
+from app.enums import InteractionType
+from app.models import Interaction, Product, User
 from app.settings import Settings
 from engine.events import EVENT_TYPES, EVENT_WEIGHTS, TYPE_CODES
 from engine.training import prepare_events

@@ -30,6 +30,7 @@ run: demo web-build
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 schema: install
 	$(BIN)/recommender export-schema > schema.graphql

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,9 +15,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.errors import ErrorCode, ServiceError
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again shortly"
+OUTAGES = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
 
 
 def is_sqlite(url: str) -> bool:
@@ -52,6 +57,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def unavailable_error(error: BaseException | None) -> ServiceError | None:
+    """SERVICE_UNAVAILABLE, without detail, when `error` says the database (or another
+    dependency over the network) cannot be reached; None for every other error."""
+    if isinstance(error, OUTAGES):
+        return ServiceError(ErrorCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+    return None
 
 
 async def ping(engine: AsyncEngine) -> None:

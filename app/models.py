@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.enums import EVENT_TYPES, Role
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -29,24 +30,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class InteractionType(StrEnum):
-    VIEW = "view"
-    CLICK = "click"
-    CART_ADD = "cart_add"
-    PURCHASE = "purchase"
-
-
-INTERACTION_SCORES: dict[InteractionType, int] = {
-    InteractionType.VIEW: 1,
-    InteractionType.CLICK: 2,
-    InteractionType.CART_ADD: 3,
-    InteractionType.PURCHASE: 5,
-}
-
-
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    ADMIN = "admin"
+INTERACTION_TYPE_CHECK = "type IN ({})".format(", ".join(f"'{t.name}'" for t in EVENT_TYPES))
 
 
 class Base(DeclarativeBase):
@@ -95,9 +79,7 @@ class Interaction(Base):
         Index("ix_interactions_product_occurred", "product_id", "occurred_at"),
         Index("ix_interactions_type", "type"),
         CheckConstraint("quantity >= 1", name="ck_interactions_quantity_positive"),
-        CheckConstraint(
-            "type IN ('view', 'click', 'cart_add', 'purchase')", name="ck_interactions_type"
-        ),
+        CheckConstraint(INTERACTION_TYPE_CHECK, name="ck_interactions_type"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -27,27 +27,34 @@ import scipy.sparse as sp
 
 from engine.config import BlendWeights, EngineConfig
 from engine.data import Catalog
-from engine.models import ContentModel, ItemItemModel, UserKnnModel
-from engine.recommender import ModelInfo, PreparedEvents, Recommender, Scorer, _State
+from engine.models import model_classes
+from engine.models.item_knn import KnnPool
+from engine.recommender import ModelInfo, Recommender
+from engine.rules import Picker
+from engine.scoring import Scorer
+from engine.training import PreparedEvents, TrainingState
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-_CLASSES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        Recommender,
-        Scorer,
-        _State,
-        Catalog,
-        PreparedEvents,
-        ItemItemModel,
-        UserKnnModel,
-        ContentModel,
-        EngineConfig,
-        BlendWeights,
-        ModelInfo,
-    )
-}
+_CORE_CLASSES: tuple[type, ...] = (
+    Recommender,
+    Scorer,
+    Picker,
+    TrainingState,
+    Catalog,
+    PreparedEvents,
+    KnnPool,
+    EngineConfig,
+    BlendWeights,
+    ModelInfo,
+)
+
+
+def _classes() -> dict[str, type]:
+    """Classes a manifest may name: the engine's own plus every registered scoring model."""
+    return {**{cls.__name__: cls for cls in _CORE_CLASSES}, **model_classes()}
+
+
 _ALLOWED_KINDS = set("biufUSM")
 _KINDS = {
     "float",
@@ -127,7 +134,7 @@ class _Writer:
                 }
             return {"dict": {str(k): self.node(v, f"{path}.{k}") for k, v in obj.items()}}
         name = type(obj).__name__
-        if _CLASSES.get(name) is not type(obj):
+        if _classes().get(name) is not type(obj):
             raise TypeError(f"{path}: objects of type {name} are not storable")
         return {
             "object": name,
@@ -214,7 +221,7 @@ class _Reader:
         return matrix
 
     def instance(self, name: Any, fields: dict[str, Any], path: str) -> Any:
-        cls = _CLASSES.get(name) if isinstance(name, str) else None
+        cls = _classes().get(name) if isinstance(name, str) else None
         if cls is None:
             raise self.fail(f"{path}: unknown class {name!r}")
         values = {key: self.value(node, f"{path}.{key}") for key, node in fields.items()}

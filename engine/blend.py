@@ -4,8 +4,8 @@
 A sub-model is trained on the events before the split; customers with novel products in the
 validation window are scored exactly as in the offline protocol, and the weights are chosen by
 coordinate ascent on NDCG@10 over small grids, keeping the configured defaults unless a change
-improves validation NDCG by more than `min_gain` (relative). For item-kNN one ascent is run per
-neighbour popularity exponent (EXPONENTS) and the best validation NDCG wins.
+improves validation NDCG by more than `min_gain` (relative). For models that tune a neighbour
+popularity exponent, one ascent is run per exponent (EXPONENTS) and the best validation NDCG wins.
 """
 
 from __future__ import annotations
@@ -13,16 +13,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from engine.config import BlendWeights
-from engine.models import decayed_popularity, newness
-
-if TYPE_CHECKING:
-    from engine.recommender import Scorer, _State
+from engine.events import FULL_WEIGHT
+from engine.metrics import ndcg_at_k
+from engine.models import Profiles, ScoringModel, fit_model
+from engine.models.trend import decayed_popularity, newness
+from engine.scoring import Scorer
+from engine.training import TrainingState, build_state, profile_matrix
 
 EXPONENTS: tuple[float, ...] = (0.0, 0.3, 0.6)
 GRID: dict[str, tuple[float, ...]] = {
@@ -34,32 +36,17 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def ndcg_at_k(
-    scores: np.ndarray, relevant: np.ndarray, k: int = 10, n_relevant: np.ndarray | None = None
-) -> float:
-    """Mean NDCG@k; scores (b x c), -inf = not a candidate; relevant (b x c) bool.
-
-    n_relevant (b,) overrides relevant.sum(1) for the ideal DCG when columns are a candidate pool.
-    """
-    k = min(k, scores.shape[1])
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, 1)
-    hits = np.take_along_axis(relevant, top, 1) & np.isfinite(np.take_along_axis(scores, top, 1))
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    counts = relevant.sum(1) if n_relevant is None else n_relevant
-    ideal = np.cumsum(disc)[np.clip(counts, 1, k) - 1]
-    return float(np.mean((hits * disc).sum(1) / ideal))
-
-
 def fit_blend(
-    state: _State,
-    build: Callable[..., _State],
+    state: TrainingState,
+    content: ScoringModel | None,
     min_gain: float = 0.002,
     k: int = 10,
     pool: int = 200,
 ) -> BlendWeights | None:
-    """Blend weights tuned on the validation window, or None when there is too little data."""
+    """Blend weights tuned on the validation window, or None when there is too little data.
+
+    content: the fitted content model (it depends on the catalog only, so it is shared).
+    """
     cfg = state.config
     prep = state.prepared
     m = len(state.catalog)
@@ -73,7 +60,8 @@ def fit_blend(
     early = dataclasses.replace(early, age_days=early.age_days - days)
     split_now = state.now - np.timedelta64(int(days * 86400), "s")
     sub_cfg = dataclasses.replace(cfg, fit_blend=False)
-    sub = build(sub_cfg, state.catalog, early, split_now, state.product_index, state.content)
+    sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
+    sub_cf = fit_model(sub_cfg.cf, sub, sub_cfg)
     late_ev = prep.select(late)
     rows = np.fromiter(
         (sub.user_index.get(u, -1) for u in late_ev.users.tolist()), np.int64, len(late_ev.users)
@@ -94,8 +82,9 @@ def fit_blend(
     if len(users) > cfg.validation_max_users:
         rng = np.random.default_rng(cfg.seed)
         users = np.sort(rng.choice(users, cfg.validation_max_users, replace=False))
-    exponents = EXPONENTS if sub.knn_pool is not None else (cfg.blend.cf_popularity_exponent,)
-    w = sub.prepared.weights / 5.0
+    tunes = sub_cf is not None and sub_cf.tunes_popularity_exponent
+    exponents = EXPONENTS if tunes else (cfg.blend.cf_popularity_exponent,)
+    w = sub.prepared.weights / FULL_WEIGHT
     pops = {
         h: decayed_popularity(sub.prepared.items, w, sub.prepared.age_days, h, m)
         for h in GRID["popularity_half_life_days"]
@@ -109,12 +98,13 @@ def fit_blend(
             ]
         )
     )
-    from engine.recommender import Scorer
-
-    probe = Scorer(sub, BlendWeights(cf=0.0, content=1.0, popularity=0.0, newness=0.0))
+    probe = Scorer(
+        sub, sub_cf, content, BlendWeights(cf=0.0, content=1.0, popularity=0.0, newness=0.0)
+    )
     blank = BlendWeights(cf=1.0, content=0.0, popularity=0.0, newness=0.0)
     scorers = {
-        x: Scorer(sub, dataclasses.replace(blank, cf_popularity_exponent=x)) for x in exponents
+        x: Scorer(sub, sub_cf, content, dataclasses.replace(blank, cf_popularity_exponent=x))
+        for x in exponents
     }
     size = int(np.clip(5_000_000 // max(m, 1), 16, 1000))
     parts = [
@@ -194,16 +184,14 @@ def _pooled_features(
 ) -> _Pooled:
     """CF (one per scorer) / content (probe) scores, exclusions, relevance and category boost of
     `users` on their pool: top-n of every per-user score plus the `shared` global candidates."""
-    from engine.recommender import profile_matrix
-
     sub = probe.state
     cfg = sub.config
     strengths = sub.strengths[users]
-    profiles = profile_matrix(strengths)
+    batch = Profiles(profile_matrix(strengths), strengths, users)
     relevant = rel[users].toarray() > 0
     excluded = strengths.toarray() > 0
-    ct = probe.components(profiles, strengths, users)[1]
-    cfs = {x: sc.components(profiles, strengths, users)[0] for x, sc in scorers.items()}
+    ct = probe.components(batch)[1]
+    cfs = {x: sc.components(batch)[0] for x, sc in scorers.items()}
     per_user = [np.where(excluded, -np.inf, x) for x in [*cfs.values(), ct]]
     cols = np.concatenate(
         [

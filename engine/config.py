@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-CFKind = Literal["auto", "ease", "item_knn", "user_knn", "none"]
 ExcludeRule = Literal["purchased", "interacted"]
 
 
@@ -30,8 +29,9 @@ class BlendWeights:
 class EngineConfig:
     """All knobs of the engine; immutable. Half-lives and windows are in days; None = off.
 
-    cf: "auto" = EASE when at most `ease_max_items` products have events (dense O(a^2) memory,
-    O(a^3) time), else sparse item-kNN; "user_knn" = the brief's user-based cosine CF.
+    cf: the name of a registered model (engine/models/): "auto" = EASE when at most
+    `ease_max_items` products have events (dense O(a^2) memory, O(a^3) time), else sparse
+    item-kNN; "ease", "item_knn"; "user_knn" = the brief's user-based cosine CF; "none".
     ease_lambda None = ease_lambda_per_degree * mean diagonal of the Gram (data density);
     products with fewer than ease_min_users customers get no CF score (content/trend only).
     gram_half_life_days decays events in the item-item Gram; profile_half_life_days decays
@@ -47,7 +47,7 @@ class EngineConfig:
     """
 
     name: str = "default"
-    cf: CFKind = "auto"
+    cf: str = "auto"
     ease_max_items: int = 6000
     ease_lambda: float | None = None
     ease_lambda_per_degree: float = 6.5

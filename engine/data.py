@@ -12,8 +12,6 @@ from typing import IO
 
 import numpy as np
 
-EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "click": 2.0, "cart_add": 3.0, "purchase": 5.0}
-
 
 @dataclass(frozen=True)
 class Catalog:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
+import numpy as np
+
 
 def user_metrics(ranked: Sequence[str], relevant: Collection[str], k: int) -> dict[str, float]:
     """precision, recall, ndcg, hit_rate, map at k for one user; `relevant` must be non-empty."""
@@ -42,3 +44,20 @@ def aggregate(
     distinct = {p for ranked in lists for p in ranked[:k]}
     out["coverage"] = len(distinct) / catalog_size if catalog_size else 0.0
     return out
+
+
+def ndcg_at_k(
+    scores: np.ndarray, relevant: np.ndarray, k: int = 10, n_relevant: np.ndarray | None = None
+) -> float:
+    """Mean NDCG@k of score rows, as user_metrics' ndcg; scores (b x c), -inf = not a candidate;
+    relevant (b x c) bool. n_relevant (b,) overrides relevant.sum(1) for the ideal DCG when the
+    columns are a candidate pool rather than the catalog."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, 1)
+    hits = np.take_along_axis(relevant, top, 1) & np.isfinite(np.take_along_axis(scores, top, 1))
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    counts = relevant.sum(1) if n_relevant is None else n_relevant
+    ideal = np.cumsum(disc)[np.clip(counts, 1, k) - 1]
+    return float(np.mean((hits * disc).sum(1) / ideal))

@@ -8,8 +8,8 @@ from starlette.websockets import WebSocket
 
 from app.auth import TokenClaims
 from app.container import Services
+from app.enums import Role
 from app.errors import ErrorCode, ServiceError
-from app.models import Role
 from schema.dataloaders import Loaders
 
 

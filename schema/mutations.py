@@ -1,17 +1,20 @@
 """Root mutation fields. Expected failures come back as typed `errors` in the payload."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.errors import ServiceError
 from app.services.catalog import ProductInput as ProductValues
+from app.services.users import SignedIn
 from schema.context import Context
-from schema.types.common import UserError, decode_id
+from schema.types.common import UserError, decode_id, payload_or_errors
 from schema.types.enums import InteractionType
 from schema.types.interaction import Interaction
 from schema.types.product import Product
 from schema.types.user import User
+
+if TYPE_CHECKING:
+    from app import models
 
 Info = strawberry.Info[Context, None]
 
@@ -19,24 +22,37 @@ Info = strawberry.Info[Context, None]
 @strawberry.type(description="The result of `register` or `login`.")
 class AuthPayload:
     token: str | None = strawberry.field(
-        description="JWT bearer token: send it as `Authorization: Bearer <token>`."
+        default=None,
+        description="JWT bearer token: send it as `Authorization: Bearer <token>`.",
     )
-    user: User | None
-    errors: list[UserError]
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def signed_in(cls, signed_in: SignedIn) -> "AuthPayload":
+        return cls(token=signed_in.token, user=User.from_row(signed_in.user))
 
 
 @strawberry.type(description="The result of `recordInteraction`.")
 class RecordInteractionPayload:
     interaction: Interaction | None = strawberry.field(
-        description="The stored event; when present, it is durable."
+        default=None, description="The stored event; when present, it is durable."
     )
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def recorded(cls, row: "models.Interaction") -> "RecordInteractionPayload":
+        return cls(interaction=Interaction.from_row(row))
 
 
 @strawberry.type(description="The result of a product mutation.")
 class ProductPayload:
-    product: Product | None
-    errors: list[UserError]
+    product: Product | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def changed(cls, row: "models.Product") -> "ProductPayload":
+        return cls(product=Product.from_row(row))
 
 
 @strawberry.input(description="A new product.")
@@ -79,19 +95,17 @@ class Mutation:
         description="Create a customer account (password of at least 10 characters) and sign in."
     )
     async def register(self, info: Info, username: str, email: str, password: str) -> AuthPayload:
-        try:
-            signed_in = await info.context.services.users.register(username, email, password)
-        except ServiceError as error:
-            return AuthPayload(token=None, user=None, errors=[UserError.from_service_error(error)])
-        return AuthPayload(token=signed_in.token, user=User.from_row(signed_in.user), errors=[])
+        users = info.context.services.users
+        return await payload_or_errors(
+            AuthPayload, lambda: users.register(username, email, password), AuthPayload.signed_in
+        )
 
     @strawberry.mutation(description="Sign in; returns a bearer token.")
     async def login(self, info: Info, username: str, password: str) -> AuthPayload:
-        try:
-            signed_in = await info.context.services.users.login(username, password)
-        except ServiceError as error:
-            return AuthPayload(token=None, user=None, errors=[UserError.from_service_error(error)])
-        return AuthPayload(token=signed_in.token, user=User.from_row(signed_in.user), errors=[])
+        users = info.context.services.users
+        return await payload_or_errors(
+            AuthPayload, lambda: users.login(username, password), AuthPayload.signed_in
+        )
 
     @strawberry.mutation(
         description="Record an event of the signed-in customer. It changes their next "
@@ -105,37 +119,34 @@ class Mutation:
         quantity: Annotated[int, strawberry.argument(description="Units, at least 1.")] = 1,
     ) -> RecordInteractionPayload:
         viewer = info.context.require_viewer()
-        try:
-            row = await info.context.services.events.record(
+        events = info.context.services.events
+        return await payload_or_errors(
+            RecordInteractionPayload,
+            lambda: events.record(
                 viewer.user_id, decode_id(product_id, "Product", "productId"), type, quantity
-            )
-        except ServiceError as error:
-            return RecordInteractionPayload(
-                interaction=None, errors=[UserError.from_service_error(error)]
-            )
-        return RecordInteractionPayload(interaction=Interaction.from_row(row), errors=[])
+            ),
+            RecordInteractionPayload.recorded,
+        )
 
     @strawberry.mutation(description="Add a product to the catalog. Admins only.")
     async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
         info.context.require_admin()
-        try:
-            row = await info.context.services.catalog.create_product(_values(input))
-        except ServiceError as error:
-            return ProductPayload(product=None, errors=[UserError.from_service_error(error)])
-        return ProductPayload(product=Product.from_row(row), errors=[])
+        catalog = info.context.services.catalog
+        return await payload_or_errors(
+            ProductPayload, lambda: catalog.create_product(_values(input)), ProductPayload.changed
+        )
 
     @strawberry.mutation(description="Change a product. Admins only.")
     async def update_product(
         self, info: Info, id: strawberry.ID, input: UpdateProductInput
     ) -> ProductPayload:
         info.context.require_admin()
-        try:
-            row = await info.context.services.catalog.update_product(
-                decode_id(id, "Product"), _values(input)
-            )
-        except ServiceError as error:
-            return ProductPayload(product=None, errors=[UserError.from_service_error(error)])
-        return ProductPayload(product=Product.from_row(row), errors=[])
+        catalog = info.context.services.catalog
+        return await payload_or_errors(
+            ProductPayload,
+            lambda: catalog.update_product(decode_id(id, "Product"), _values(input)),
+            ProductPayload.changed,
+        )
 
     @strawberry.mutation(
         description="Archive a product: it leaves the catalog and recommendations; "
@@ -143,8 +154,9 @@ class Mutation:
     )
     async def delete_product(self, info: Info, id: strawberry.ID) -> ProductPayload:
         info.context.require_admin()
-        try:
-            row = await info.context.services.catalog.delete_product(decode_id(id, "Product"))
-        except ServiceError as error:
-            return ProductPayload(product=None, errors=[UserError.from_service_error(error)])
-        return ProductPayload(product=Product.from_row(row), errors=[])
+        catalog = info.context.services.catalog
+        return await payload_or_errors(
+            ProductPayload,
+            lambda: catalog.delete_product(decode_id(id, "Product")),
+            ProductPayload.changed,
+        )

@@ -8,7 +8,7 @@ from strawberry import relay
 from app.errors import bad_input
 from app.services.catalog import MAX_PAGE_SIZE, ProductFilter
 from schema.context import Context
-from schema.types.common import decode_cursor, decode_id, encode_cursor, page_info
+from schema.types.common import connection_from_page, decode_cursor, decode_id, parse_global_id
 from schema.types.experiment import Experiment, OfflineEvaluation
 from schema.types.product import Product, ProductConnection, products_by_ids
 from schema.types.recommendation import ModelInfo, Recommendation
@@ -35,11 +35,8 @@ def _target_customer(info: Info, user_id: strawberry.ID | None) -> int:
 class Query:
     @strawberry.field(description="Any object by its global id: a Product, User or Interaction.")
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
-        try:
-            global_id = relay.GlobalID.from_id(id)
-        except Exception as exc:
-            raise bad_input("id", "`id` is not the id of an object") from exc
-        if global_id.type_name not in NODE_TYPES:
+        global_id = parse_global_id(id)
+        if global_id is None or global_id.type_name not in NODE_TYPES:
             raise bad_input("id", "`id` is not the id of an object")
         return await global_id.resolve_node(info)
 
@@ -69,25 +66,19 @@ class Query:
         product_filter = ProductFilter(category, search, min_price, max_price)
         after_id = decode_cursor("product", after)
         page = await info.context.services.catalog.list_products(product_filter, first, after_id)
-        edges = [
-            relay.Edge(cursor=encode_cursor("product", row.id), node=Product.from_row(row))
-            for row in page.items
-        ]
-        return ProductConnection(
-            edges=edges,
-            page_info=page_info(
-                edges[0].cursor if edges else None,
-                edges[-1].cursor if edges else None,
-                page.has_next,
-                after is not None,
-            ),
+        return connection_from_page(
+            ProductConnection,
+            "product",
+            page,
+            Product.from_row,
+            after,
             product_filter=product_filter,
         )
 
     @strawberry.field(description="One product by its global id; null when unknown or archived.")
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
         row = await info.context.loaders.product.load(decode_id(id, "Product"))
-        return Product.from_row(row) if row and row.deleted_at is None else None
+        return Product.from_live_row(row) if row else None
 
     @strawberry.field(description="One product by the shop's own id (`sku`); null when unknown.")
     async def product_by_sku(self, info: Info, sku: str) -> Product | None:
@@ -209,16 +200,4 @@ class Query:
     ) -> UserConnection:
         info.context.require_admin()
         page = await info.context.services.users.list_users(first, decode_cursor("user", after))
-        edges = [
-            relay.Edge(cursor=encode_cursor("user", row.id), node=User.from_row(row))
-            for row in page.items
-        ]
-        return UserConnection(
-            edges=edges,
-            page_info=page_info(
-                edges[0].cursor if edges else None,
-                edges[-1].cursor if edges else None,
-                page.has_next,
-                after is not None,
-            ),
-        )
+        return connection_from_page(UserConnection, "user", page, User.from_row, after)

@@ -10,8 +10,9 @@ from typing import Generic, TypeVar
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.enums import InteractionType
 from app.errors import ErrorCode, ServiceError, bad_input
-from app.models import Interaction, InteractionType, Product, utcnow
+from app.models import Interaction, Product, utcnow
 
 MAX_PAGE_SIZE = 100
 T = TypeVar("T")

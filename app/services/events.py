@@ -6,8 +6,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.enums import InteractionType
 from app.errors import ErrorCode, ServiceError, bad_input
-from app.models import Interaction, InteractionType, Product
+from app.models import Interaction, Product
 from app.services.catalog import Page, check_page_size
 
 MAX_QUANTITY = 10_000

@@ -24,7 +24,8 @@ from statistics import NormalDist
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Impression, Interaction, InteractionType, utcnow
+from app.enums import InteractionType
+from app.models import Impression, Interaction, utcnow
 from app.settings import ExperimentDefinition, VariantDefinition
 
 FOLLOW_UP_WINDOW = timedelta(hours=24)

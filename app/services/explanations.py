@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from app.cache import Cache
 from app.metrics import EXPLANATIONS, LLM_CALLS, LLM_LATENCY
+from app.services.reasons import verb
 from app.settings import Settings
 
 if TYPE_CHECKING:  # the client is imported only when OPENAI_API_KEY is set (about 25 MB)
@@ -34,7 +35,7 @@ log = logging.getLogger("app.llm")
 
 Outcome = Literal["ok", "error", "timeout", "rate_limited", "unusable"]
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 MAX_TOKENS = 80
 TEMPERATURE = 0.3
 MAX_EXPLANATION_CHARS = 400
@@ -75,7 +76,9 @@ class ReasonFacts:
     """One reason of a recommendation, as the engine's `Reason` but with product names.
 
     `weight` is the share (0..1) of the item's score this reason explains; `product_names` are
-    the customer's products behind it, most relevant first (the engine gives at most 3).
+    the customer's products behind it, most relevant first (the engine gives at most 3);
+    `product_events` the event type tying each to the customer ("purchase", "view", ...),
+    aligned with the names (a missing entry reads as bought).
     """
 
     kind: str
@@ -83,6 +86,14 @@ class ReasonFacts:
     product_names: tuple[str, ...] = ()
     category: str | None = None
     detail: str = ""
+    product_events: tuple[str, ...] = ()
+
+    def verbs(self) -> list[str]:
+        """Per product name, how it is tied to the customer ("bought", "viewed", ...)."""
+        return [
+            verb(self.product_events[i]) if i < len(self.product_events) else "bought"
+            for i in range(len(self.product_names))
+        ]
 
 
 @dataclass(frozen=True)
@@ -316,7 +327,13 @@ def explanation_cache_key(request: ExplanationRequest, model: str) -> str:
     small score drift reuses the cached text.
     """
     fingerprint = [
-        [reason.kind, list(reason.product_names), reason.category, round(reason.weight, 1)]
+        [
+            reason.kind,
+            list(reason.product_names),
+            reason.verbs(),
+            reason.category,
+            round(reason.weight, 1),
+        ]
         for reason in request.reasons
     ]
     payload = [PROMPT_VERSION, request.customer_key, request.product_sku, fingerprint, model]
@@ -334,7 +351,13 @@ def prompt_messages(request: ExplanationRequest) -> list[ChatCompletionMessagePa
     for reason in request.reasons[:MAX_PROMPT_REASONS]:
         facts = [KIND_FACTS.get(reason.kind, "other reason"), f"strength {_strength(reason)}"]
         if reason.product_names:
-            facts.append("related products: " + "; ".join(_facts(reason.product_names[:3])))
+            related = [
+                f"{name} ({how})"
+                for name, how in zip(
+                    _facts(reason.product_names[:3]), reason.verbs()[:3], strict=False
+                )
+            ]
+            facts.append("related products: " + "; ".join(related))
         if reason.category:
             facts.append(f"category: {_fact(reason.category)}")
         if reason.detail:
@@ -388,13 +411,24 @@ def usable_text(content: Any, finish_reason: str | None = None) -> str | None:
 
 @dataclass
 class _KindFacts:
-    """The reasons of one kind merged: summed weight, names in order without repeats."""
+    """The reasons of one kind merged: summed weight, names in order without repeats, each
+    with how it is tied to the customer (verbs, aligned with names)."""
 
     kind: str
     weight: float
     names: list[str] = field(default_factory=list)
+    verbs: list[str] = field(default_factory=list)
     category: str | None = None
     detail: str = ""
+
+    def by_verb(self) -> dict[str, list[str]]:
+        """Names grouped by verb, bought first, then in order of appearance."""
+        groups: dict[str, list[str]] = {}
+        for name, how in sorted(
+            zip(self.names, self.verbs, strict=True), key=lambda pair: pair[1] != "bought"
+        ):
+            groups.setdefault(how, []).append(name)
+        return groups
 
 
 def template_explanation(request: ExplanationRequest) -> str:
@@ -436,10 +470,11 @@ def _merged_kinds(request: ExplanationRequest) -> list[_KindFacts]:
     for reason in request.reasons:
         kind = merged.setdefault(reason.kind, _KindFacts(reason.kind, 0.0))
         kind.weight += max(reason.weight, 0.0)
-        for name in reason.product_names:
+        for name, how in zip(reason.product_names, reason.verbs(), strict=True):
             short = _name(name)
             if short and short not in kind.names:
                 kind.names.append(short)
+                kind.verbs.append(how)
         kind.category = kind.category or _category(reason.category)
         kind.detail = kind.detail or " ".join(reason.detail.split())
     for kind in merged.values():
@@ -454,6 +489,13 @@ def _sentence(kind: _KindFacts, secondary: bool) -> str | None:
     also = "also " if secondary else ""
     match kind.kind:
         case "SIMILAR_TO_PURCHASED":
+            groups = kind.by_verb()
+            if names and set(groups) != {"bought"}:
+                ties = " and ".join(f"{how} {_names(group)}" for how, group in groups.items())
+                if secondary:
+                    return f"It's also similar to products you {' and '.join(groups)}."
+                where = f" from {category}" if category else ""
+                return f"Because you {ties}{where}, we think you'll like this."
             if secondary:
                 if names:
                     return f"It's also similar to {names}, which you bought."

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.models import Interaction, InteractionType, Product, Role, User, utcnow
+from app.enums import InteractionType, Role
+from app.models import Interaction, Product, User, utcnow
 from app.services.catalog import MAX_PRICE, search_text
 
 PRODUCT_COLUMNS = ("id", "name", "description", "category", "price", "tags")

@@ -27,6 +27,7 @@ from app.services.catalog import CatalogService, check_page_size
 from app.services.events import EventService
 from app.services.experiments import Assignment, ExperimentService
 from app.services.model_registry import LoadedModel, ModelRegistry
+from app.services.reasons import ServedReason, served_reason
 from app.settings import Settings
 from engine.data import Events
 from engine.recommender import Recommendation as EngineRecommendation
@@ -35,17 +36,6 @@ log = logging.getLogger(__name__)
 FOLLOW_UP_SECONDS = 24 * 3600
 POPULAR_TTL_SECONDS = 30.0
 DEFAULT_CONFIG = "default"
-
-
-@dataclass(frozen=True)
-class ServedReason:
-    """An engine reason with its products as database ids (strongest first, at most 3)."""
-
-    kind: str
-    weight: float
-    detail: str
-    category: str | None
-    product_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -89,12 +79,8 @@ def served_items(
                 collaborative_score=float(item.collaborative_score),
                 content_score=float(item.content_score),
                 reasons=tuple(
-                    ServedReason(
-                        kind=reason.kind,
-                        weight=float(reason.weight),
-                        detail=reason.detail,
-                        category=reason.category,
-                        product_ids=tuple(model.db_ids(reason.product_ids)),
+                    served_reason(
+                        reason, model.recommender.names(reason.product_ids), model.product_ids.get
                     )
                     for reason in item.reasons
                 ),
@@ -281,7 +267,7 @@ class RecommendationService:
     async def _popular_list(self, first: int, category: str | None) -> list[ServedRecommendation]:
         rows = await self._popular_rows(first, category)
         top = rows[0][2] if rows else 1
-        trending = ServedReason("TRENDING", 1.0, "Popular with all customers", None, ())
+        trending = ServedReason("TRENDING", 1.0, "Popular in the shop right now", None, ())
         return [
             ServedRecommendation(rank, product_id, sku, count / top, 0.0, 0.0, (trending,))
             for rank, (product_id, sku, count) in enumerate(rows, start=1)

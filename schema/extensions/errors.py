@@ -3,27 +3,27 @@
 A `ServiceError` keeps its message and gets its code (and `field`); GraphQL's own parse,
 validation and coercion errors keep their message; anything else is logged with its stack
 trace on the server and reaches the client only as "Internal server error"; a database that
-cannot be reached is `SERVICE_UNAVAILABLE`.
+cannot be reached is `SERVICE_UNAVAILABLE` (`app.db.unavailable_error` decides).
 """
 
 import logging
 from collections.abc import Iterator
 
 from graphql.error import GraphQLError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from strawberry.extensions import SchemaExtension
 
+from app.db import unavailable_error
 from app.errors import ServiceError
 
 log = logging.getLogger("app.graphql")
 INTERNAL_MESSAGE = "Internal server error"
-UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; please try again shortly"
-UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError, OSError, TimeoutError)
 
 
 def classify(error: GraphQLError) -> GraphQLError:
     original = error.original_error
+    if unavailable := unavailable_error(original):
+        log.warning("dependency unavailable in %s: %s", error.path, type(original).__name__)
+        original = unavailable
     if isinstance(original, ServiceError):
         extensions = {**(error.extensions or {}), "code": original.code.value}
         if original.field:
@@ -34,9 +34,6 @@ def classify(error: GraphQLError) -> GraphQLError:
     ):
         code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         return _copy(error, error.message, {**(error.extensions or {}), "code": code})
-    if isinstance(original, UNAVAILABLE):
-        log.warning("dependency unavailable in %s: %s", error.path, type(original).__name__)
-        return _copy(error, UNAVAILABLE_MESSAGE, {"code": "SERVICE_UNAVAILABLE"})
     log.error("unexpected error in %s", error.path, exc_info=original)
     return _copy(error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR"})
 

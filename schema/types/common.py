@@ -1,12 +1,29 @@
-"""Shared GraphQL pieces: typed user errors, opaque cursors and global-id decoding."""
+"""Shared GraphQL pieces: typed user errors for mutation payloads, opaque cursors, Relay
+connections and global-id decoding."""
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
 import strawberry
 from strawberry import relay
 
 from app.errors import ServiceError, bad_input
+from app.services.catalog import Page
+from schema.types.enums import ErrorCode
+
+
+class Keyed(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=Keyed)
+ResultT = TypeVar("ResultT")
+NodeT = TypeVar("NodeT")
+PayloadT = TypeVar("PayloadT")
+ConnectionT = TypeVar("ConnectionT", bound=relay.Connection[Any])
 
 
 @strawberry.type(description="A problem with the input of a mutation that the client can fix.")
@@ -15,13 +32,29 @@ class UserError:
         description="The argument at fault, such as `password` or `productId`; null when none."
     )
     message: str = strawberry.field(description="What went wrong, for people.")
-    code: str = strawberry.field(
-        description="Stable machine code: BAD_USER_INPUT, CONFLICT, NOT_FOUND, UNAUTHENTICATED."
+    code: ErrorCode = strawberry.field(
+        description="What kind of problem, for programs; `ErrorCode` describes each value."
     )
 
     @classmethod
     def from_service_error(cls, error: ServiceError) -> "UserError":
-        return cls(field=error.field, message=error.message, code=error.code.value)
+        return cls(field=error.field, message=error.message, code=ErrorCode(error.code.value))
+
+
+async def payload_or_errors(
+    payload: Callable[..., PayloadT],
+    action: Callable[[], Awaitable[ResultT]],
+    succeeded: Callable[[ResultT], PayloadT],
+) -> PayloadT:
+    """`succeeded(await action())`, or `payload(errors=[UserError])` when `action` raises a
+    `ServiceError`; every other field of `payload` must default to null.
+
+    Access checks belong before the call: raised there, they stay top-level GraphQL errors."""
+    try:
+        result = await action()
+    except ServiceError as error:
+        return payload(errors=[UserError.from_service_error(error)])
+    return succeeded(result)
 
 
 def encode_cursor(kind: str, key: int) -> str:
@@ -41,23 +74,51 @@ def decode_cursor(kind: str, cursor: str | None, argument: str = "after") -> int
     raise bad_input(argument, f"`{argument}` is not a cursor of this list")
 
 
+def connection_from_page(
+    connection: Callable[..., ConnectionT],
+    kind: str,
+    page: Page[RowT],
+    node: Callable[[RowT], Any],
+    after: str | None,
+    **fields: Any,
+) -> ConnectionT:
+    """`connection` with one edge per row of `page`, in order, its cursor `encode_cursor(kind,
+    row.id)`; a previous page exists when `after` was given. `fields` go to `connection` as is."""
+    edges = [relay.Edge(cursor=encode_cursor(kind, row.id), node=node(row)) for row in page.items]
+    page_info = relay.PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return connection(edges=edges, page_info=page_info, **fields)
+
+
+def parse_global_id(value: strawberry.ID | str) -> relay.GlobalID | None:
+    """The global id in `value`; None when it is not one."""
+    try:
+        return relay.GlobalID.from_id(str(value))
+    except Exception:
+        return None
+
+
 def decode_id(value: strawberry.ID | str, type_name: str, argument: str = "id") -> int:
     """The database id inside a global id of `type_name`; a clear error otherwise."""
-    try:
-        global_id = relay.GlobalID.from_id(str(value))
-        if global_id.type_name == type_name and global_id.node_id.isdigit():
-            return int(global_id.node_id)
-    except Exception:
-        pass
+    global_id = parse_global_id(value)
+    if global_id and global_id.type_name == type_name and global_id.node_id.isdigit():
+        return int(global_id.node_id)
     raise bad_input(argument, f"`{argument}` is not the id of a {type_name}")
 
 
-def page_info(
-    start_cursor: str | None, end_cursor: str | None, has_next: bool, has_previous: bool
-) -> relay.PageInfo:
-    return relay.PageInfo(
-        has_next_page=has_next,
-        has_previous_page=has_previous,
-        start_cursor=start_cursor,
-        end_cursor=end_cursor,
-    )
+async def resolve_keyed_nodes(
+    node_ids: Iterable[str],
+    load: Callable[[list[int]], Awaitable[Sequence[RowT | None]]],
+    build: Callable[[RowT], NodeT | None],
+) -> list[NodeT | None]:
+    """`relay.Node.resolve_nodes` over database keys: one node or None per id, in order.
+
+    `load` gets every key at once and answers one row or None per key; a non-numeric id
+    becomes key -1, which matches no row. `build` may hide a row by answering None."""
+    keys = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
+    rows = await load(keys)
+    return [build(row) if row is not None else None for row in rows]

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from app import models
 from schema.context import Context
+from schema.types.common import resolve_keyed_nodes
 from schema.types.enums import InteractionType
 
 if TYPE_CHECKING:
+    from app import models
     from schema.types.product import Product
     from schema.types.user import User
 
@@ -26,7 +27,7 @@ class Interaction(relay.Node):
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.Interaction) -> "Interaction":
+    def from_row(cls, row: "models.Interaction") -> "Interaction":
         return cls(
             id=row.id,
             type=InteractionType(row.type),
@@ -46,14 +47,12 @@ class Interaction(relay.Node):
     ) -> list["Interaction | None"]:
         """Only the viewer's own events (any event for admins); others resolve to null."""
         info.context.require_viewer()
-        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
-        rows = await info.context.services.events.interactions_by_ids(ids)
-        return [
-            cls.from_row(row)
-            if (row := rows.get(i)) and info.context.may_read_user(row.user_id)
-            else None
-            for i in ids
-        ]
+
+        def build(row: "models.Interaction") -> "Interaction | None":
+            return cls.from_row(row) if info.context.may_read_user(row.user_id) else None
+
+        loader = info.context.loaders.interaction
+        return await resolve_keyed_nodes(node_ids, loader.load_many, build)
 
     @strawberry.field(description="The product; also shown when it has since been archived.")
     async def product(

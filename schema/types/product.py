@@ -2,14 +2,17 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
-from app import models
 from app.services.catalog import ProductFilter
 from schema.context import Context
+from schema.types.common import resolve_keyed_nodes
+
+if TYPE_CHECKING:
+    from app import models
 
 
 @strawberry.type(description="A product of the shop's catalog.")
@@ -27,7 +30,7 @@ class Product(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: models.Product) -> "Product":
+    def from_row(cls, row: "models.Product") -> "Product":
         return cls(
             id=row.id,
             sku=row.sku,
@@ -41,6 +44,11 @@ class Product(relay.Node):
         )
 
     @classmethod
+    def from_live_row(cls, row: "models.Product") -> "Product | None":
+        """The product, or None when it is archived."""
+        return cls.from_row(row) if row.deleted_at is None else None
+
+    @classmethod
     async def resolve_nodes(
         cls,
         *,
@@ -48,9 +56,9 @@ class Product(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list["Product | None"]:
-        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
-        rows = await info.context.loaders.product.load_many(ids)
-        return [cls.from_row(row) if row and row.deleted_at is None else None for row in rows]
+        return await resolve_keyed_nodes(
+            node_ids, info.context.loaders.product.load_many, cls.from_live_row
+        )
 
     @strawberry.field(description="How many times customers bought this product.")
     async def purchase_count(self, info: strawberry.Info[Context, None]) -> int:

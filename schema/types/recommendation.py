@@ -8,11 +8,8 @@ import strawberry
 from app import models
 from app.services.explanations import ExplanationRequest, ReasonFacts
 from app.services.model_registry import LoadedModel
-from app.services.recommendations import (
-    LiveRecommendation,
-    ServedReason,
-    ServedRecommendation,
-)
+from app.services.reasons import ServedReason
+from app.services.recommendations import LiveRecommendation, ServedRecommendation
 from schema.context import Context
 from schema.types.experiment import ExperimentAssignment
 from schema.types.product import Product, products_by_ids
@@ -142,6 +139,11 @@ class Recommendation:
                     kind=reason.kind,
                     weight=reason.weight,
                     product_names=tuple(row.name for row in rows if row is not None),
+                    product_events=tuple(
+                        event
+                        for row, event in zip(rows, reason.product_events, strict=False)
+                        if row is not None
+                    ),
                     category=reason.category,
                     detail=reason.detail,
                 )
@@ -194,11 +196,5 @@ class ModelInfo:
             events=model.events,
             users=info.users,
             products=info.products,
-            algorithm=_algorithm(info.cf, info.ease_lambda),
+            algorithm=info.algorithm,
         )
-
-
-def _algorithm(model_class: str, ease_lambda: float | None) -> str:
-    if ease_lambda is not None:
-        return f"EASE (λ={ease_lambda:.0f})"
-    return {"ItemItemModel": "item-kNN", "UserKnnModel": "user-kNN"}.get(model_class, model_class)

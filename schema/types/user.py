@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from app import models
 from app.errors import ErrorCode, ServiceError
 from schema.context import Context
-from schema.types.common import decode_cursor, encode_cursor, page_info
+from schema.types.common import connection_from_page, decode_cursor, resolve_keyed_nodes
 from schema.types.enums import InteractionType, Role
 
 if TYPE_CHECKING:
+    from app import models
     from schema.types.interaction import InteractionConnection
 
 
@@ -31,7 +31,7 @@ class User(relay.Node):
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: models.User) -> "User":
+    def from_row(cls, row: "models.User") -> "User":
         return cls(
             id=row.id,
             username=row.username,
@@ -49,13 +49,15 @@ class User(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list["User | None"]:
-        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
-        for user_id in ids:
-            if not info.context.may_read_user(user_id):
-                info.context.require_viewer()
-                raise ServiceError(ErrorCode.FORBIDDEN, "You may only read your own account")
-        rows = await info.context.loaders.user.load_many(ids)
-        return [cls.from_row(row) if row else None for row in rows]
+
+        async def load(ids: list[int]) -> list["models.User | None"]:
+            for user_id in ids:
+                if not info.context.may_read_user(user_id):
+                    info.context.require_viewer()
+                    raise ServiceError(ErrorCode.FORBIDDEN, "You may only read your own account")
+            return await info.context.loaders.user.load_many(ids)
+
+        return await resolve_keyed_nodes(node_ids, load, cls.from_row)
 
     @strawberry.field(description="The user's events, newest first.")
     async def interactions(
@@ -73,18 +75,8 @@ class User(relay.Node):
 
         before_id = decode_cursor("interaction", after)
         page = await info.context.services.events.history(self.id, first, before_id, type)
-        edges = [
-            relay.Edge(cursor=encode_cursor("interaction", row.id), node=Interaction.from_row(row))
-            for row in page.items
-        ]
-        return InteractionConnection(
-            edges=edges,
-            page_info=page_info(
-                edges[0].cursor if edges else None,
-                edges[-1].cursor if edges else None,
-                page.has_next,
-                after is not None,
-            ),
+        return connection_from_page(
+            InteractionConnection, "interaction", page, Interaction.from_row, after
         )
 
 

@@ -164,7 +164,7 @@ def test_fold_in_cart_adds_shift_towards_similar_products() -> None:
     after = model.recommend("c0", k=3, extra_events=carts)
     assert ids(after)[0] == "C2"
     assert after[0].reasons[0].product_ids[0] == "C1"
-    assert "added to your cart" in after[0].reasons[0].detail
+    assert after[0].reasons[0].anchors[0].event == "cart_add"
 
 
 def test_fold_in_unknown_user_and_unknown_products() -> None:
@@ -202,7 +202,8 @@ def test_category_filter_and_reason_details() -> None:
     assert (
         sim.product_ids and set(sim.product_ids) <= {"A1", "A2", "G1"} and len(sim.product_ids) <= 3
     )
-    assert "CERAMIC MUG" in sim.detail or "GIFT CARD" in sim.detail
+    names = model.names(sim.product_ids)
+    assert all("CERAMIC MUG" in name or "GIFT CARD" in name for name in names)
 
 
 def test_fit_is_deterministic_and_info() -> None:
@@ -230,3 +231,29 @@ def test_concurrent_reads_agree() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda u: ids(model.recommend(u)), users))
     assert got == expected
+
+
+def test_reason_evidence_counts_each_product_under_its_own_event() -> None:
+    """A customer who bought three mugs and only viewed three candles: the anchors of each
+    reason carry their own event type, and the counts split bought from viewed."""
+    rows = [(f"m{i}", p, "purchase", 1 + i) for i in range(6) for p in ("A1", "A2", "A3", "A4")]
+    rows += [(f"c{i}", p, "purchase", 1 + i) for i in range(6) for p in ("B1", "B2", "B3")]
+    rows += [(f"x{i}", p, "purchase", 2) for i in range(3) for p in ("A1", "N1", "B1")]
+    rows += [("u", "A1", "purchase", 20), ("u", "A2", "purchase", 20), ("u", "A3", "purchase", 20)]
+    rows += [("u", "B1", "view", 21), ("u", "B2", "view", 21), ("u", "B3", "view", 21)]
+    config = dataclasses.replace(CONFIGS["default"], fit_blend=False, max_per_category=None)
+    model = Recommender(config).fit(catalog(), events(rows))
+    recs = model.recommend("u", k=3)
+    seen = {"A1": "purchase", "A2": "purchase", "A3": "purchase"}
+    seen |= {"B1": "view", "B2": "view", "B3": "view"}
+    checked = 0
+    for rec in recs:
+        for reason in rec.reasons:
+            for anchor in reason.anchors:
+                assert anchor.event == seen[anchor.product_id]
+                checked += 1
+            counts = dict(reason.anchor_counts)
+            assert sum(counts.values()) >= len(reason.anchors)
+            assert counts.get("purchase", 0) <= 3 and counts.get("view", 0) <= 3
+            assert set(counts) <= {"purchase", "view"}
+    assert checked > 0

@@ -5,8 +5,9 @@ import { describe, expect, it } from "vitest";
 import { LoginDocument, LoginPage, RegisterDocument, RegisterPage } from "./AuthPages";
 import { renderWithApp } from "../test/utils";
 import { MeDocument } from "../auth";
+import type { ErrorCode } from "../gql/graphql";
 
-const failed = (errors: Array<{ field: string | null; message: string; code: string }>) => ({
+const failed = (errors: Array<{ field: string | null; message: string; code: ErrorCode }>) => ({
   __typename: "AuthPayload",
   token: null,
   user: null,

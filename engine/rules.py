@@ -1,0 +1,87 @@
+"""Business rules: preferred categories, exclusions, and the per-category cap when picking top-k."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.config import EngineConfig
+
+
+def preferred_categories(
+    strengths: sp.csr_matrix, category_onehot: sp.csr_matrix, config: EngineConfig
+) -> np.ndarray:
+    """(b x C) bool: categories with >= preferred share of the customer's strength, top few."""
+    w = (strengths @ category_onehot).toarray()
+    total = w.sum(1, keepdims=True)
+    share = w / np.where(total > 0, total, 1.0)
+    pref = share >= config.preferred_category_share
+    if w.shape[1] > config.preferred_category_max:
+        kth = -np.sort(-share, axis=1)[
+            :, config.preferred_category_max - 1 : config.preferred_category_max
+        ]
+        pref &= share >= kth
+    return pref & (w > 0)
+
+
+class Picker:
+    """Top-k selection under the category cap: at most `cap` products per category in a list
+    (uncategorised products, code -1, are never capped; cap None = no cap)."""
+
+    def __init__(self, category_codes: np.ndarray, cap: int | None) -> None:
+        self.codes = category_codes
+        self.cap = cap
+
+    def _greedy(self, order: np.ndarray, k: int) -> np.ndarray:
+        """The first k of `order` respecting the category cap."""
+        cap = self.cap
+        if cap is None:
+            return order[:k]
+        picked: list[int] = []
+        counts: dict[int, int] = {}
+        for i, c in zip(order.tolist(), self.codes[order].tolist(), strict=True):
+            if c >= 0:
+                if counts.get(c, 0) >= cap:
+                    continue
+                counts[c] = counts.get(c, 0) + 1
+            picked.append(i)
+            if len(picked) == k:
+                break
+        return np.array(picked, dtype=np.int64)
+
+    def select(self, row: np.ndarray, k: int) -> np.ndarray:
+        """Top-k candidate indices (finite scores), descending, ties by index, category cap."""
+        finite = np.flatnonzero(np.isfinite(row))
+        if len(finite) == 0 or k <= 0:
+            return np.array([], dtype=np.int64)
+        pool = min(len(finite), k * 4 + 32)
+        while True:
+            if pool < len(finite):
+                part = finite[np.argpartition(-row[finite], pool - 1)[:pool]]
+                part = finite[row[finite] >= row[part].min()]
+            else:
+                part = finite
+            picked = self._greedy(part[np.lexsort((part, -row[part]))], k)
+            if len(picked) == k or len(part) == len(finite):
+                return picked
+            pool = min(len(finite), pool * 4)
+
+    def select_many(self, scores: np.ndarray, k: int) -> list[np.ndarray]:
+        """select() for every row of scores (b x m), sharing one argpartition; same results."""
+        b, m = scores.shape
+        pool = min(m, k * 20 + 50)
+        if k <= 0 or pool >= m:
+            return [self.select(row, k) for row in scores]
+        part = np.argpartition(-scores, pool - 1, axis=1)[:, :pool]
+        vals = np.take_along_axis(scores, part, 1)
+        cut = vals.min(axis=1)
+        ties = (scores >= cut[:, None]).sum(axis=1)
+        out: list[np.ndarray] = []
+        for r in range(b):
+            if not np.isfinite(cut[r]) or ties[r] != pool:
+                out.append(self.select(scores[r], k))
+                continue
+            p = part[r]
+            picked = self._greedy(p[np.lexsort((p, -vals[r]))], k)
+            out.append(picked if len(picked) == k else self.select(scores[r], k))
+        return out

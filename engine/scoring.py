@@ -1,0 +1,128 @@
+"""The blend: per-customer model scores, shop-wide trend, then the business rules.
+
+Final score of product i for customer u (before normalisation):
+    s = (w_cf * cf_n + w_content * content_n + w_pop * pop + w_new * new) * (1 + boost * preferred)
+cf_n / content_n are the customer's model scores divided by their maximum over the catalog;
+pop / new are time-decayed popularity and product newness in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.config import BlendWeights
+from engine.events import FULL_WEIGHT
+from engine.models import Profiles, ScoringModel
+from engine.models.trend import decayed_popularity, newness
+from engine.rules import Picker, preferred_categories
+from engine.training import TrainingState
+
+
+def row_normalise(x: np.ndarray) -> np.ndarray:
+    """Divide each row of `x` (in place) by its maximum when positive; returns `x`."""
+    top = x.max(axis=1, keepdims=True) if x.shape[1] else np.zeros((x.shape[0], 1))
+    x /= np.where(top > 0, top, 1.0)
+    return x
+
+
+def normalised(model: ScoringModel | None, weight: float, batch: Profiles) -> np.ndarray:
+    """(b x m) float32 model scores clipped at 0 and max-normalised per row; zeros when the model
+    is absent or has no weight in the blend."""
+    b, m = batch.profiles.shape
+    if model is None or not weight:
+        return np.zeros((b, m), dtype=np.float32)
+    raw = model.score(batch)
+    raw = np.maximum(raw, 0.0, out=raw).astype(np.float32, copy=False)
+    return row_normalise(raw)
+
+
+class Scorer:
+    """Blended scores with business rules for a fitted state, its models and blend weights.
+
+    pop, new (m,): trend parts; fallback (m,) float32: the list of customers without a profile
+    (trend scaled to a top of 1); trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
+    float32: trend_part plus a tiny share of fallback that breaks ties. Read-only.
+    """
+
+    def __init__(
+        self,
+        state: TrainingState,
+        cf: ScoringModel | None,
+        content: ScoringModel | None,
+        blend: BlendWeights,
+    ) -> None:
+        self.state = state
+        self.blend = blend
+        self.cf = cf
+        if cf is not None and cf.tunes_popularity_exponent:
+            if blend.cf_popularity_exponent != state.config.blend.cf_popularity_exponent:
+                self.cf = cf.with_popularity_exponent(blend.cf_popularity_exponent)
+        self.content = content
+        m = len(state.catalog)
+        prep = state.prepared
+        w = prep.weights / FULL_WEIGHT
+        self.pop = decayed_popularity(
+            prep.items, w, prep.age_days, blend.popularity_half_life_days, m
+        )
+        self.new = (
+            newness(state.first_seen_age, blend.newness_half_life_days)
+            if blend.newness
+            else np.zeros(m)
+        )
+        trend = blend.popularity * self.pop + blend.newness * self.new
+        if not trend.any():
+            trend = decayed_popularity(prep.items, w, prep.age_days, 7.0, m)
+        top = trend.max() if m else 0.0
+        self.fallback = (trend / top if top > 0 else trend).astype(np.float32)
+        self.trend_part = blend.popularity * self.pop + blend.newness * self.new
+        self.trend_vector = (self.trend_part + 1e-6 * self.fallback).astype(np.float32)
+        self.picker = Picker(state.category_codes, state.config.max_per_category)
+
+    def components(self, batch: Profiles) -> tuple[np.ndarray, np.ndarray]:
+        """(cf_n, content_n), each (b x m) float32 in [0, 1], per-customer max-normalised."""
+        return (
+            normalised(self.cf, self.blend.cf, batch),
+            normalised(self.content, self.blend.content, batch),
+        )
+
+    def preferred(self, strengths: sp.csr_matrix) -> np.ndarray:
+        """(b x C) bool: each customer's preferred categories."""
+        return preferred_categories(strengths, self.state.category_onehot, self.state.config)
+
+    def scores(
+        self,
+        batch: Profiles,
+        excluded: sp.csr_matrix,
+        category: str | None = None,
+        keep_parts: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(final scores, -inf = not a candidate; cf_n; content_n; boosted mask), each (b x m).
+
+        With keep_parts=False the cf_n / content_n arrays are overwritten (batch scoring).
+        """
+        bw = self.blend
+        cf, ct = self.components(batch)
+        w_cf, w_ct = np.float32(bw.cf), np.float32(bw.content)
+        base = cf * w_cf if keep_parts else np.multiply(cf, w_cf, out=cf)
+        base += ct * w_ct if keep_parts else np.multiply(ct, w_ct, out=ct)
+        base += self.trend_vector[None, :]
+        empty = np.flatnonzero(np.diff(batch.profiles.indptr) == 0)
+        if len(empty):
+            base[empty] = self.fallback[None, :]
+        boosted = np.zeros((0, 0), dtype=bool)
+        cfg = self.state.config
+        if cfg.category_boost and len(self.state.category_names):
+            pref = self.preferred(batch.strengths)
+            codes = self.state.category_codes
+            table = np.ones((pref.shape[0], pref.shape[1] + 1), dtype=np.float32)
+            table[:, :-1] += np.float32(cfg.category_boost) * pref
+            base *= np.take(table, codes, axis=1)
+            if keep_parts:
+                boosted = np.take(np.hstack([pref, np.zeros((len(pref), 1), bool)]), codes, axis=1)
+        base[excluded.nonzero()] = -np.inf
+        if category is not None:
+            base[:, self.state.catalog.categories != category] = -np.inf
+        if boosted.shape != base.shape:
+            boosted = np.zeros(base.shape, dtype=bool)
+        return base, cf, ct, boosted

@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from redis import asyncio as redis
@@ -123,8 +126,8 @@ async def read_training_data(sessions: async_sessionmaker[AsyncSession]) -> Trai
 
 
 def _fit_and_save(
-    config: str, data: TrainingData, staged: os.PathLike[str], version: int
-) -> tuple[float, dict]:
+    config: str, data: TrainingData, staged: Path, version: int
+) -> tuple[float, dict[str, Any]]:
     """Fit `config` and write its artifact into `staged` (blocking: run in a worker thread);
     returns (fit seconds, manifest)."""
     started = time.perf_counter()
@@ -133,7 +136,7 @@ def _fit_and_save(
     skus = np.asarray(data.catalog.product_ids, dtype=str)
     manifest = artifacts.save(
         recommender,
-        staged,  # type: ignore[arg-type]
+        staged,
         metadata={
             "config": config,
             "version": version,
@@ -310,9 +313,7 @@ class Trainer:
                 await asyncio.wait_for(stop.wait(), self._settings.trainer_poll_seconds)
 
 
-def _remove(path: os.PathLike[str]) -> None:
-    import shutil
-
+def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 

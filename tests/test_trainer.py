@@ -387,3 +387,11 @@ async def test_a_replica_on_another_host_loads_artifacts_from_the_database(
             token, _ = await client.register("remote")
             items = (await client.data(RECOMMEND, token=token))["recommendations"]
             assert len(items) == 10
+
+            await train(trainer_host)
+            registry = client.app.state.services.recommendations.registry
+            assert [loaded.version for loaded in await registry.refresh()] == [3]
+            assert [path.name[:6] for path in (api_host.model_dir / "default").iterdir()] == [
+                "000003"
+            ]
+            assert len((await client.data(RECOMMEND, token=token))["recommendations"]) == 10

@@ -191,6 +191,12 @@ class ArtifactStore:
         for artifact in artifacts:
             await asyncio.to_thread(shutil.rmtree, self.local(artifact), True)
 
+    async def forget_local(self, artifact: str) -> None:
+        """Delete this host's downloaded copy of `artifact` (only with `MODEL_STORE=database`:
+        the database keeps the files; with `local` the trainer prunes the shared folder)."""
+        if self._in_database:
+            await asyncio.to_thread(shutil.rmtree, self.local(artifact), True)
+
     def clean_staging(self) -> None:
         """Remove staging folders left by a trainer that died mid-round."""
         shutil.rmtree(self._root / STAGING, ignore_errors=True)

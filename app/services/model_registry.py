@@ -167,7 +167,10 @@ class ModelRegistry:
             )
             return None
         seconds = time.perf_counter() - started
+        previous = self._models.get(config)
         self._models = {**self._models, config: model}
+        if previous is not None:
+            await self._store.forget_local(previous.artifact)
         MODEL_LOAD_SECONDS.observe(seconds)
         MODEL_LOADS.labels(origin="shared").inc()
         MODEL_CONFIG_VERSION.labels(config=config).set(version)

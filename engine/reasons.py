@@ -7,7 +7,6 @@ event type that ties it to the customer, plus counts per event type over all of 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,8 +75,10 @@ def _evidence(
     anchors = tuple(
         Anchor(str(pids[items[j]]), TYPE_NAMES[int(own.codes[j])]) for j in best.tolist()
     )
-    counts = Counter(int(c) for c in own.codes[good].tolist())
-    return anchors, tuple((TYPE_NAMES[c], counts[c]) for c in sorted(counts))
+    codes, counts = np.unique(own.codes[good], return_counts=True)
+    return anchors, tuple(
+        (TYPE_NAMES[c], n) for c, n in zip(codes.tolist(), counts.tolist(), strict=True)
+    )
 
 
 def reasons_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from engine.config import EngineConfig
@@ -43,6 +42,8 @@ def ease(
     gram_input: (n x m) csr, non-negative. lam None -> lam_per_degree * mean diagonal of the Gram.
     Memory/time O(a^2)/O(a^3) for a active products: only for a up to ~10k.
     """
+    import scipy.linalg  # training only: keeps LAPACK wrappers out of serving processes
+
     m = gram_input.shape[1]
     active = np.flatnonzero(np.diff(gram_input.tocsc().indptr) >= max(min_users, 1))
     x = gram_input[:, active]

@@ -64,10 +64,13 @@ const experiment = {
   ].map((d) => ({ __typename: "ExperimentDifference" as const, ...d })),
 };
 
-function dashboardMocks(offlineEvaluation: typeof evaluation | null = evaluation): MockLink.MockedResponse[] {
+function dashboardMocks(
+  offlineEvaluation: typeof evaluation | null = evaluation,
+  model: typeof modelInfo | null = modelInfo,
+): MockLink.MockedResponse[] {
   return [
     adminMe(),
-    { request: { query: AdminModelInfoDocument }, result: { data: { modelInfo } } },
+    { request: { query: AdminModelInfoDocument }, result: { data: { modelInfo: model } } },
     { request: { query: AdminOfflineEvaluationDocument }, result: { data: { offlineEvaluation } } },
     { request: { query: AdminExperimentsDocument }, result: { data: { experiments: [experiment] } } },
     {
@@ -141,6 +144,13 @@ describe("AdminPage", () => {
     expect(await screen.findByText("No evaluation yet")).toBeInTheDocument();
     expect(screen.getByText(/recommender evaluate/)).toBeInTheDocument();
     expect(screen.queryByTestId("evaluation-table")).not.toBeInTheDocument();
+  });
+
+  it("says when no model is published yet", async () => {
+    signIn();
+    renderWithApp(<AdminPage />, { route: "/admin", mocks: dashboardMocks(evaluation, null) });
+    expect(await screen.findByTestId("model-none")).toHaveTextContent("No model published yet");
+    expect(screen.queryByTestId("model-version")).not.toBeInTheDocument();
   });
 
   it("tells a customer that the page is for admins only", async () => {

@@ -186,6 +186,12 @@ function ModelSection({ onRefused }: { onRefused: () => void }) {
     <Section title="Model in service" testId="model-info">
       {error && !info ? <ErrorMessage error={error} onRetry={() => void refetch().catch(() => undefined)} /> : null}
       {!info && loading ? <Spinner label="Loading the model…" /> : null}
+      {data && !info ? (
+        <p className="muted" data-testid="model-none">
+          No model published yet: the trainer is fitting the first one. Until it is loaded, lists show the most popular
+          products.
+        </p>
+      ) : null}
       {info ? (
         <dl className="stats">
           <Stat label="Version" value={`v${info.version}`} hint="retrained on new events" testId="model-version" />

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     model_retrain_events: int = Field(default=1000, ge=1)
     recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
     product_row_ttl_seconds: float = Field(default=30.0, ge=0)
+    # --- event ingestion (app/services/events.py) ---
+    event_max_age_days: int = Field(default=30, ge=1)
+    event_clock_skew_seconds: int = Field(default=300, ge=0)
+    event_group_commit_ms: float = Field(default=2.0, ge=0)
+    visitor_token_ttl_days: int = Field(default=30, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_retries: int = Field(default=10, ge=0)
     dataset_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets" / "online-retail"

@@ -143,16 +143,19 @@ class RecommendationService:
             sibling = self._siblings[name] = self._variant_factory(CONFIGS[name])
         return sibling
 
-    async def _on_event(self, interaction: Interaction) -> None:
+    async def _on_event(self, interactions: Sequence[Interaction]) -> None:
         for sibling in list(self._siblings.values()):
-            await sibling._on_event(interaction)
+            await sibling._on_event(interactions)
+        user_ids = sorted({interaction.user_id for interaction in interactions})
         ttl = self._settings.recommendation_cache_ttl_seconds
         if ttl:
-            await self._cache.set(
-                f"generation:{interaction.user_id}", uuid.uuid4().hex, ttl=2 * ttl
-            )
-        await self._note_follow_up(interaction)
-        self._new_events += 1
+            generations = [(f"generation:{uid}", uuid.uuid4().hex) for uid in user_ids]
+            await self._cache.multi_set(generations, ttl=2 * ttl)
+        served_lists = await self._cache.multi_get([f"served:{uid}" for uid in user_ids])
+        served = dict(zip(user_ids, served_lists, strict=True))
+        for interaction in interactions:
+            self._note_follow_up(interaction, served[interaction.user_id])
+        self._new_events += len(interactions)
         if self._new_events >= self._settings.model_retrain_events:
             self._schedule("events")
 
@@ -421,9 +424,8 @@ class RecommendationService:
         current.update({item.product_id: now for item in served})
         await self._cache.set(key, current, ttl=FOLLOW_UP_SECONDS)
 
-    async def _note_follow_up(self, interaction: Interaction) -> None:
-        served: dict[int, float] = await self._cache.get(f"served:{interaction.user_id}") or {}
-        at = served.get(interaction.product_id)
+    def _note_follow_up(self, interaction: Interaction, served: dict[int, float] | None) -> None:
+        at = (served or {}).get(interaction.product_id)
         if at is not None and time.time() - at < FOLLOW_UP_SECONDS:
             RECOMMENDATION_FOLLOW_UPS.labels(type=interaction.type).inc()
 

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=1000, ge=1)
     rate_limit_points_per_minute: int = Field(default=3000, ge=0)
     rate_limit_key_prefix: str = "recommender:ratelimit"
-    max_body_bytes: int = Field(default=100_000, ge=1)
+    max_body_bytes: int = Field(default=256_000, ge=1)  # a 500-event batch fits
     cors_origins: str = ""
     # --- end security limits ---
     # JSON list of ExperimentDefinition; at most one active (it decides who gets which model).

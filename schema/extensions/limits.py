@@ -68,14 +68,19 @@ def _literal_has_nul(value: ValueNode) -> bool:
     return False
 
 
-def _json_has_nul(value: Any) -> bool:
+def _json_nul_path(value: Any, path: str) -> str | None:
+    """`path` extended to the first string holding a NUL (`$events[5].clientEventId`)."""
     if isinstance(value, str):
-        return NUL in value
+        return path if NUL in value else None
+    items: Any = ()
     if isinstance(value, list):
-        return any(_json_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_json_has_nul(item) for item in value.values())
-    return False
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    elif isinstance(value, dict):
+        items = ((f"{path}.{key}", item) for key, item in value.items())
+    for inner_path, item in items:
+        if (found := _json_nul_path(item, inner_path)) is not None:
+            return found
+    return None
 
 
 class _NulArguments(Visitor):
@@ -90,7 +95,8 @@ class _NulArguments(Visitor):
 
 
 class RejectNulCharacters(SchemaExtension):
-    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000.
+    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000;
+    `field` names the argument, or the variable's path to the string (`$events[5].key`).
 
     The document is walked only when its text holds a NUL or a `\\u` escape that could make one."""
 
@@ -105,8 +111,7 @@ class RejectNulCharacters(SchemaExtension):
             field = visitor.found
         if field is None and context.result is None:
             for name, value in (context.variables or {}).items():
-                if _json_has_nul(value):
-                    field = f"${name}"
+                if (field := _json_nul_path(value, f"${name}")) is not None:
                     break
         if field is not None:
             error = GraphQLError(

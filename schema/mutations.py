@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.services.catalog import ProductInput as ProductValues
-from app.services.events import MAX_BATCH, BatchResult, EventError, EventInput
+from app.services.events import MAX_BATCH, BatchResult, EventError, EventInput, StoredEvent
 from app.services.users import SignedIn
 from schema.context import Context
 from schema.types.common import UserError, decode_id, parse_global_id, payload_or_errors
@@ -133,7 +133,7 @@ class RecordInteractionPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def recorded(cls, row: "models.Interaction") -> "RecordInteractionPayload":
+    def recorded(cls, row: StoredEvent) -> "RecordInteractionPayload":
         return cls(interaction=Interaction.from_row(row))
 
 

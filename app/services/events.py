@@ -18,6 +18,7 @@ commit it calls every listener once with the whole group, then answers the calle
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import Integer, Table, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,9 +45,26 @@ MAX_QUANTITY = 10_000
 MAX_BATCH = 500
 MAX_CLIENT_EVENT_ID = 64
 GROUP_MAX_EVENTS = 2_000
-EventListener = Callable[[Sequence[Interaction]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A committed row of `interactions`, detached from any session (cheaper than an ORM
+    object); `occurred_at` is naive UTC."""
+
+    id: int
+    user_id: int
+    product_id: int
+    type: str
+    quantity: int
+    occurred_at: datetime
+    client_event_id: str | None
+
+
+EventListener = Callable[[Sequence[StoredEvent]], Awaitable[None]]
 """Called once per committed group with its new events (possibly of many users), in id order."""
 
+_TYPES = frozenset(member.value for member in InteractionType)
 _COLUMNS = (
     Interaction.id,
     Interaction.user_id,
@@ -85,7 +103,7 @@ class RecordedEvent:
     before (then `interaction` is the stored row)."""
 
     index: int
-    interaction: Interaction
+    interaction: StoredEvent
     new: bool
 
 
@@ -150,7 +168,7 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _row_key(row: _Row) -> tuple[Any, ...]:
+def _row_key(row: "_Row | StoredEvent") -> tuple[Any, ...]:
     return (
         row.user_id,
         row.product_id,
@@ -161,8 +179,8 @@ def _row_key(row: _Row) -> tuple[Any, ...]:
     )
 
 
-def _interaction(values: Any) -> Interaction:
-    return Interaction(
+def _interaction(values: Any) -> StoredEvent:
+    return StoredEvent(
         id=values.id,
         user_id=values.user_id,
         product_id=values.product_id,
@@ -196,7 +214,7 @@ class EventService:
         type_: InteractionType,
         quantity: int,
         client_event_id: str | None = None,
-    ) -> Interaction:
+    ) -> StoredEvent:
         """Commit one event (with others arriving meanwhile); it is durable when this returns."""
         event = EventInput(product_id, type_, quantity, None, client_event_id)
         result = await self._submit(user_id, [event], prefix=None)
@@ -229,7 +247,7 @@ class EventService:
         """The first problem of `event` that needs no database, or None."""
         if event.product_id is None:
             return bad_input(field_name("productId"), "`productId` is not the id of a Product")
-        if event.type not in InteractionType.__members__.values():
+        if event.type not in _TYPES:
             allowed = ", ".join(member.value.upper() for member in InteractionType)
             return bad_input(field_name("type"), f"`type` must be one of {allowed}")
         if not 1 <= event.quantity <= MAX_QUANTITY:
@@ -369,7 +387,7 @@ class EventService:
         for call in group:
             call.answer(self._result_of(call))
 
-    async def _store(self, group: list[_Call]) -> list[Interaction]:
+    async def _store(self, group: list[_Call]) -> list[StoredEvent]:
         """One transaction for `group`; fills each call's results; returns the new rows."""
         for call in group:
             call.refused, call.results = [], []
@@ -410,9 +428,9 @@ class EventService:
             }
             if visitors:
                 await _check_still_active(session, visitors)
-            by_content: dict[tuple[Any, ...], list[Interaction]] = defaultdict(list)
+            by_content: dict[tuple[Any, ...], list[StoredEvent]] = defaultdict(list)
             for interaction in inserted:
-                by_content[_row_key(interaction)].append(interaction)  # type: ignore[arg-type]
+                by_content[_row_key(interaction)].append(interaction)
             missing: list[tuple[_Call, int, _Row]] = []
             for call, index, row in pending:
                 matches = by_content.get(_row_key(row))
@@ -430,22 +448,18 @@ class EventService:
         EVENTS_RECORDED.inc(len(inserted))
         return sorted(inserted, key=lambda interaction: interaction.id)
 
-    async def _insert(self, session: AsyncSession, rows: list[_Row]) -> list[Interaction]:
+    async def _insert(self, session: AsyncSession, rows: list[_Row]) -> list[StoredEvent]:
         """One INSERT for `rows`, skipping (user, client_event_id) pairs already stored."""
-        dialect = session.bind.dialect.name
-        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            builder(Interaction)
-            .values([row.values() for row in rows])
-            .on_conflict_do_nothing(index_elements=["user_id", "client_event_id"])
-            .returning(*_COLUMNS)
+        connection = await session.connection()
+        builder = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        result = await connection.execute(
+            _insert_statement(builder), [row.values() for row in rows]
         )
-        result = await session.execute(statement)
         return [_interaction(values) for values in result.all()]
 
     async def _stored(
         self, session: AsyncSession, rows: list[_Row]
-    ) -> dict[tuple[int, str | None], Interaction]:
+    ) -> dict[tuple[int, str | None], StoredEvent]:
         pairs = {(row.user_id, row.client_event_id) for row in rows}
         statement = select(*_COLUMNS).where(
             tuple_(Interaction.user_id, Interaction.client_event_id).in_(pairs)
@@ -453,7 +467,7 @@ class EventService:
         found = (await session.execute(statement)).all()
         return {(values.user_id, values.client_event_id): _interaction(values) for values in found}
 
-    async def _notify(self, interactions: Sequence[Interaction]) -> None:
+    async def _notify(self, interactions: Sequence[StoredEvent]) -> None:
         """Run every listener on `interactions`; a failing listener is logged, never raised
         (the events are committed whatever happens to the follow-up work)."""
         if not interactions:
@@ -474,7 +488,7 @@ class EventService:
 
     async def move_visit(
         self, session: AsyncSession, visitor_id: int, user_id: int
-    ) -> list[Interaction]:
+    ) -> list[StoredEvent]:
         """Move visitor `visitor_id`'s events to `user_id` inside the caller's transaction, and
         mark the visitor merged (its token is refused from then on). Events whose
         `client_event_id` the account already has are the same events: they are dropped, not
@@ -523,7 +537,7 @@ class EventService:
         await session.execute(delete(Interaction).where(Interaction.user_id == visitor_id))
         return rows
 
-    async def notify(self, interactions: Sequence[Interaction]) -> None:
+    async def notify(self, interactions: Sequence[StoredEvent]) -> None:
         """Tell the listeners about events that changed owner (a merged visit)."""
         await self._notify(interactions)
 
@@ -605,6 +619,20 @@ class EventService:
         )
         async with self._sessions() as session:
             return [tuple(row) for row in (await session.execute(statement)).all()]  # type: ignore[misc]
+
+
+@functools.cache
+def _insert_statement(builder: Callable[[Table], Any]) -> Any:
+    """INSERT of one event row skipping stored (user, client_event_id) pairs, RETURNING the row;
+    executed with many parameter sets, SQLAlchemy sends it as multi-row INSERTs (compiled
+    once)."""
+    table = Interaction.__table__
+    assert isinstance(table, Table)
+    return (
+        builder(table)
+        .on_conflict_do_nothing(index_elements=["user_id", "client_event_id"])
+        .returning(*(table.c[column.key] for column in _COLUMNS))
+    )
 
 
 def _visit_over() -> ServiceError:

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Sequence
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.models import Interaction
+from app.services.events import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class LiveUpdates:
         """Open subscriptions in this process."""
         return sum(len(queues) for queues in self._queues.values())
 
-    async def on_event(self, interactions: Sequence[Interaction]) -> None:
+    async def on_event(self, interactions: Sequence[StoredEvent]) -> None:
         """`EventService` listener: wake local subscribers, then tell the other processes (one
         publish per group, whatever its size)."""
         user_ids = sorted({interaction.user_id for interaction in interactions})

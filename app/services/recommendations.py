@@ -33,7 +33,7 @@ from app.metrics import (
 )
 from app.models import Interaction, Product
 from app.services.catalog import check_page_size
-from app.services.events import EventService
+from app.services.events import EventService, StoredEvent
 from app.services.experiments import Assignment, ExperimentService
 from app.services.model_store import ModelStore
 from app.services.reasons import ServedReason, served_reason
@@ -143,7 +143,7 @@ class RecommendationService:
             sibling = self._siblings[name] = self._variant_factory(CONFIGS[name])
         return sibling
 
-    async def _on_event(self, interactions: Sequence[Interaction]) -> None:
+    async def _on_event(self, interactions: Sequence[StoredEvent]) -> None:
         for sibling in list(self._siblings.values()):
             await sibling._on_event(interactions)
         user_ids = sorted({interaction.user_id for interaction in interactions})
@@ -424,7 +424,7 @@ class RecommendationService:
         current.update({item.product_id: now for item in served})
         await self._cache.set(key, current, ttl=FOLLOW_UP_SECONDS)
 
-    def _note_follow_up(self, interaction: Interaction, served: dict[int, float] | None) -> None:
+    def _note_follow_up(self, interaction: StoredEvent, served: dict[int, float] | None) -> None:
         at = (served or {}).get(interaction.product_id)
         if at is not None and time.time() - at < FOLLOW_UP_SECONDS:
             RECOMMENDATION_FOLLOW_UPS.labels(type=interaction.type).inc()

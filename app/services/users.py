@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import MIN_PASSWORD_LENGTH, hash_password, issue_token, verify_password
 from app.errors import ErrorCode, ServiceError, bad_input
-from app.models import Interaction, Role, User
+from app.models import Role, User
 from app.services.catalog import Page, check_page_size
-from app.services.events import EventService
+from app.services.events import EventService, StoredEvent
 from app.settings import Settings
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -99,7 +99,7 @@ class UserService:
         user = User(
             username=username, email=email, password_hash=await hash_password(password), role=role
         )
-        moved: list[Interaction] = []
+        moved: list[StoredEvent] = []
         try:
             async with self._sessions() as session, session.begin():
                 session.add(user)
@@ -120,7 +120,7 @@ class UserService:
             user = await session.scalar(select(User).where(User.username == username.strip()))
         if not await verify_password(user.password_hash if user else None, password) or not user:
             raise ServiceError(ErrorCode.UNAUTHENTICATED, "Wrong username or password", "password")
-        moved: list[Interaction] = []
+        moved: list[StoredEvent] = []
         if visit is not None and visit != user.id:
             async with self._sessions() as session, session.begin():
                 moved = await self._events.move_visit(session, visit, user.id)

@@ -13,6 +13,7 @@ from schema.types.enums import ErrorCode, InteractionType
 
 if TYPE_CHECKING:
     from app import models
+    from app.services.events import StoredEvent
     from schema.types.product import Product
     from schema.types.user import User
 
@@ -29,7 +30,7 @@ class Interaction(relay.Node):
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: "models.Interaction") -> "Interaction":
+    def from_row(cls, row: "models.Interaction | StoredEvent") -> "Interaction":
         return cls(
             id=row.id,
             type=InteractionType(row.type),

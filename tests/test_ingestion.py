@@ -290,3 +290,30 @@ async def test_an_unreachable_database_fails_the_call_and_stores_nothing(
             assert ok["recordInteraction"]["interaction"] is not None
     finally:
         proxy.close()
+
+
+def test_ingest_benchmark_short_mode_loses_and_duplicates_nothing() -> None:
+    """bench.ingest in short mode on both backends: only correctness is asserted, never speed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--short"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for backend in ("sqlite", "postgresql"):
+        measured = report[backend]
+        for phase in ("single", "batch_100"):
+            assert measured[phase]["errors"] == 0
+            assert measured[phase]["stored"] == measured[phase]["distinct"]
+            assert 0 <= measured[phase]["in_flight_at_stop"] <= 32 * 100
+        check = measured["exact_check"]
+        assert check["acknowledged_all_stored"] and check["unacknowledged_stored"] == 0
+        assert check["duplicates"] == 0 and check["retried_events_stored_again"] == 0

@@ -68,6 +68,16 @@ def _literal_has_nul(value: ValueNode) -> bool:
     return False
 
 
+def _json_has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, list):
+        return any(_json_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_json_has_nul(item) for item in value.values())
+    return False
+
+
 def _json_nul_path(value: Any, path: str) -> str | None:
     """`path` extended to the first string holding a NUL (`$events[5].clientEventId`)."""
     if isinstance(value, str):
@@ -111,7 +121,8 @@ class RejectNulCharacters(SchemaExtension):
             field = visitor.found
         if field is None and context.result is None:
             for name, value in (context.variables or {}).items():
-                if (field := _json_nul_path(value, f"${name}")) is not None:
+                if _json_has_nul(value):
+                    field = _json_nul_path(value, f"${name}")
                     break
         if field is not None:
             error = GraphQLError(

@@ -57,7 +57,7 @@ async def test_a_visit_records_events_gets_picks_from_them_and_moves_to_the_new_
     me = (await client.data(ACTIVITY, token=visitor))["me"]
     assert me["role"] == "VISITOR" and me["username"] is None
     trending = recommended(await client.data(RECOMMEND, token=visitor))
-    assert len(trending) == 10
+    assert trending, "trending products before the visit has events"
 
     viewed = await some_products(client, 3)
     recorded = await client.data(RECORD, {"id": viewed[0], "type": "VIEW"}, visitor)

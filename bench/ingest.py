@@ -8,7 +8,7 @@ are calls still in flight when wrk stopped, at most one per connection). Then an
 concurrent clients record single events and batches, retry every batch, and the stored keys must
 equal the acknowledged ones with no duplicate and no retried event stored again.
 
-    python -m bench.ingest [--backends sqlite,postgresql] [--seconds 9] [--short]
+    python -m bench.ingest [--backends sqlite,postgresql] [--seconds 9] [--workers 1] [--short]
 """
 
 import argparse
@@ -160,7 +160,7 @@ def measure(backend: str, args: argparse.Namespace, secret: str) -> dict[str, An
             "RATE_LIMIT_POINTS_PER_MINUTE": "0",
         }
         with (
-            server(url, extra_env=env) as base,
+            server(url, extra_env=env, workers=args.workers) as base,
             minimal_server() as reference_base,
             httpx.Client(base_url=base, timeout=120) as http,
         ):
@@ -273,6 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seconds", type=int, default=9)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch-connections", type=int, default=8)
     parser.add_argument("--customers", type=int, default=100)
@@ -286,7 +287,7 @@ def main() -> None:
     results = {
         backend: measure(backend, args, secret) for backend in args.backends.split(",") if backend
     }
-    print(json.dumps({"bench": "ingest", "short": args.short, **results}))
+    print(json.dumps({"bench": "ingest", "short": args.short, "workers": args.workers, **results}))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET, UnsetType
 
-from app.auth import InvalidToken, decode_token
+from app.auth import InvalidToken, TokenClaims, decode_token
 from app.container import Services, build_services
 from app.db import ping, wait_for_database
+from app.enums import Role
 from app.metrics import EVENT_LOOP_LAG
 from app.migrate import current_revision, head_revision
 from app.observability import RequestLogMiddleware, annotate
@@ -95,7 +96,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if token is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         try:
-            context.viewer = decode_token(self.services.settings, token)
+            context.viewer = await self._viewer(token)
         except InvalidToken as error:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from error
         return UNSET
@@ -155,12 +156,22 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise HTTPException(405, "Send mutations with POST") from error
             raise
 
+    async def _viewer(self, token: str) -> TokenClaims:
+        """The claims of a valid token; a visitor's only while its visit is not merged into an
+        account (one primary-key look-up, for visitors only)."""
+        claims = decode_token(self.services.settings, token)
+        if claims.role == Role.VISITOR.value and not await self.services.users.visitor_active(
+            claims.user_id
+        ):
+            raise InvalidToken("the visit has ended")
+        return claims
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             token = bearer_token(Headers(scope=scope))
             if token is not None:
                 try:
-                    scope["viewer"] = decode_token(self.services.settings, token)
+                    scope["viewer"] = await self._viewer(token)
                     annotate(user_id=scope["viewer"].user_id)
                 except InvalidToken:
                     response = JSONResponse(

@@ -55,7 +55,8 @@ def weak_secret_reason(settings: Settings) -> str | None:
     return None
 
 
-def issue_token(settings: Settings, user_id: int, role: str) -> str:
+def issue_token(settings: Settings, user_id: int, role: str, ttl_minutes: int | None = None) -> str:
+    """An HS256 JWT for `user_id` valid `ttl_minutes` (default `JWT_TTL_MINUTES`)."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
@@ -63,7 +64,7 @@ def issue_token(settings: Settings, user_id: int, role: str) -> str:
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
-        "exp": now + timedelta(minutes=settings.jwt_ttl_minutes),
+        "exp": now + timedelta(minutes=ttl_minutes or settings.jwt_ttl_minutes),
     }
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 

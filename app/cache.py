@@ -6,7 +6,7 @@ after a cool-down. Every `get` counts a hit or miss in `recommender_cache_reques
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -106,6 +106,25 @@ class Cache:
     async def set(self, key: str, value: Any, ttl: int | None = None) -> None:
         """Store `value` under `key` for `ttl` seconds (None: no expiry)."""
         await self._call(lambda store: store.set(key, value, ttl=ttl))
+
+    async def multi_get(self, keys: Sequence[str]) -> list[Any | None]:
+        """The values under `keys`, in order (None for each miss), in one round trip."""
+        if not keys:
+            return []
+        try:
+            values = await self._call(lambda store: store.multi_get(list(keys)))
+        except Exception:
+            log.warning("cache layer %s: unreadable entries, treated as misses", self.layer)
+            values = [None] * len(keys)
+        for value in values:
+            outcome = "miss" if value is None else "hit"
+            CACHE_REQUESTS.labels(layer=self.layer, outcome=outcome).inc()
+        return list(values)
+
+    async def multi_set(self, pairs: Sequence[tuple[str, Any]], ttl: int | None = None) -> None:
+        """Store every (key, value) of `pairs` for `ttl` seconds, in one round trip."""
+        if pairs:
+            await self._call(lambda store: store.multi_set(list(pairs), ttl=ttl))
 
     async def delete(self, key: str) -> None:
         await self._call(lambda store: store.delete(key))

@@ -34,6 +34,7 @@ class Services:
     evaluations: EvaluationService
 
     async def close(self) -> None:
+        await self.events.close()
         await self.live.close()
         await self.recommendations.close()
         await self.explanations.close()
@@ -43,7 +44,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
-    events = EventService(sessions)
+    events = EventService(sessions, settings)
     experiments = ExperimentService(sessions, settings.experiments)
 
     catalog = CatalogService(sessions, settings.product_row_ttl_seconds)
@@ -68,7 +69,7 @@ def build_services(settings: Settings) -> Services:
         engine=engine,
         sessions=sessions,
         catalog=catalog,
-        users=UserService(sessions, settings),
+        users=UserService(sessions, settings, events),
         events=events,
         recommendations=recommendations,
         explanations=ExplanationService(settings, build_cache(settings, "explanations")),

@@ -14,6 +14,8 @@ InteractionType = StrEnum(  # type: ignore[misc]
 class Role(StrEnum):
     CUSTOMER = "customer"
     ADMIN = "admin"
+    VISITOR = "visitor"
+    """A visitor not signed in: may record events and read their own recommendations."""
 
 
 __all__ = ["EVENT_TYPES", "EventType", "InteractionType", "Role"]

@@ -109,3 +109,19 @@ RECOMMENDATION_FOLLOW_UPS = Counter(
     "type: the click-through (and conversion) numerator.",
     ["type"],
 )
+
+# Event ingestion (group commit)
+
+EVENT_TRANSACTIONS = Counter(
+    "recommender_event_transactions_total",
+    "Transactions of the event write path (one per committed group of calls).",
+)
+EVENTS_RECORDED = Counter(
+    "recommender_events_recorded_total",
+    "Events stored by the write path (retried client event ids not counted).",
+)
+EVENT_GROUP_SIZE = Histogram(
+    "recommender_event_group_size",
+    "New events per committed group.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)

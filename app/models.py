@@ -62,22 +62,30 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """None for visitors, like `email` and `password_hash`."""
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER.value)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_users_merged_into")
+    )
+    """For a visitor whose visit moved to an account: that account; its token is then refused."""
 
 
 class Interaction(Base):
-    """One customer event; rows are only ever inserted. `event_key` makes imports idempotent."""
+    """One customer or visitor event; rows are only inserted, except that a visit's events move
+    to the account the visitor registers or signs in with. `event_key` makes imports idempotent,
+    `client_event_id` a client's retries."""
 
     __tablename__ = "interactions"
     __table_args__ = (
         Index("ix_interactions_user_occurred", "user_id", "occurred_at"),
         Index("ix_interactions_product_occurred", "product_id", "occurred_at"),
         Index("ix_interactions_type", "type"),
+        Index("ux_interactions_user_client_event", "user_id", "client_event_id", unique=True),
         CheckConstraint("quantity >= 1", name="ck_interactions_quantity_positive"),
         CheckConstraint(INTERACTION_TYPE_CHECK, name="ck_interactions_type"),
     )
@@ -89,6 +97,8 @@ class Interaction(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     event_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_event_id: Mapped[str | None] = mapped_column(String(64))
+    """The client's idempotency key, unique per user: a retried event is stored once."""
 
 
 class Impression(Base):

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # --- end model lifecycle ---
     recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
     product_row_ttl_seconds: float = Field(default=30.0, ge=0)
+    # --- event ingestion (app/services/events.py) ---
+    event_max_age_days: int = Field(default=30, ge=1)
+    event_clock_skew_seconds: int = Field(default=300, ge=0)
+    event_group_commit_ms: float = Field(default=2.0, ge=0)
+    visitor_token_ttl_days: int = Field(default=30, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_retries: int = Field(default=10, ge=0)
     dataset_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets" / "online-retail"
@@ -89,7 +94,7 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=1000, ge=1)
     rate_limit_points_per_minute: int = Field(default=3000, ge=0)
     rate_limit_key_prefix: str = "recommender:ratelimit"
-    max_body_bytes: int = Field(default=100_000, ge=1)
+    max_body_bytes: int = Field(default=256_000, ge=1)  # a 500-event batch fits
     cors_origins: str = ""
     # --- end security limits ---
     # JSON list of ExperimentDefinition; at most one active (it decides who gets which model).

@@ -164,8 +164,17 @@ def customer_tokens(url: str, count: int, secret: str) -> list[str]:
     return [issue_token(settings, user_id, "customer") for user_id in asyncio.run(most_active())]
 
 
-def wrk(base: str, body: str, tokens: list[str], seconds: int, connections: int) -> dict:
-    """Run wrk against `base`/graphql with a GraphQL body; returns its JSON summary."""
+def wrk(
+    base: str,
+    body: str,
+    tokens: list[str],
+    seconds: int,
+    connections: int,
+    script: str = "graphql.lua",
+    extra_env: dict[str, str] | None = None,
+) -> dict:
+    """Run wrk against `base`/graphql with a GraphQL body (or what `script`, a file of
+    bench/wrk/, makes with `extra_env`); returns its JSON summary."""
     import json
 
     with tempfile.TemporaryDirectory() as directory:
@@ -177,6 +186,7 @@ def wrk(base: str, body: str, tokens: list[str], seconds: int, connections: int)
             **os.environ,
             "BODY_FILE": str(body_file),
             "TOKENS_FILE": str(tokens_file) if tokens else "",
+            **(extra_env or {}),
         }
         output = subprocess.run(
             [
@@ -186,7 +196,7 @@ def wrk(base: str, body: str, tokens: list[str], seconds: int, connections: int)
                 f"-d{seconds}s",
                 "--latency",
                 "-s",
-                str(ROOT / "bench" / "wrk" / "graphql.lua"),
+                str(ROOT / "bench" / "wrk" / script),
                 base,
             ],
             env=env,

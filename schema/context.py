@@ -27,8 +27,9 @@ class Context:
 
     @property
     def client_key(self) -> str:
-        """Who to bill for rate limits: the signed-in user, else the client's IP address."""
-        if self.viewer is not None:
+        """Who to bill for rate limits: the signed-in user, else the client's IP address (also
+        for visitors, whom anyone can make at will)."""
+        if self.viewer is not None and self.viewer.role != Role.VISITOR.value:
             return f"user:{self.viewer.user_id}"
         client = self.request.client
         return f"ip:{client.host if client else 'unknown'}"
@@ -37,6 +38,12 @@ class Context:
         if self.viewer is None:
             raise ServiceError(ErrorCode.UNAUTHENTICATED, "Sign in to do this")
         return self.viewer
+
+    @property
+    def visit(self) -> int | None:
+        """The visitor's id when the bearer token is a visitor's, else None."""
+        viewer = self.viewer
+        return viewer.user_id if viewer and viewer.role == Role.VISITOR.value else None
 
     def require_admin(self) -> TokenClaims:
         viewer = self.require_viewer()

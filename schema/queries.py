@@ -89,7 +89,10 @@ class Query:
     async def categories(self, info: Info) -> list[str]:
         return await info.context.services.catalog.categories()
 
-    @strawberry.field(description="The signed-in user; null for anonymous visitors.")
+    @strawberry.field(
+        description="The signed-in user (a visitor with a visitor token: role VISITOR, its "
+        "`interactions` are the visit's); null without a token."
+    )
     async def me(self, info: Info) -> User | None:
         if info.context.viewer is None:
             return None
@@ -97,10 +100,11 @@ class Query:
         return User.from_row(row) if row else None
 
     @strawberry.field(
-        description="Personal recommendations, best first, for the signed-in customer (or for "
-        "`userId` when an admin asks). Events recorded a moment ago already count. During an A/B "
-        "experiment the customer's variant decides the model, and a list customers ask for "
-        "themselves counts as shown to them (an admin's look does not)."
+        description="Personal recommendations, best first, for the signed-in customer or "
+        "visitor (or for `userId` when an admin asks). Events recorded a moment ago already "
+        "count: a visitor's list comes from the visit's events, trending products until then. "
+        "During an A/B experiment the customer's variant decides the model, and a list "
+        "customers ask for themselves counts as shown to them (an admin's look does not)."
     )
     async def recommendations(
         self,

@@ -1,9 +1,10 @@
 """Live updates: tells a customer's open subscriptions that their recommendations changed.
 
-`LiveUpdates` is an `EventService` listener. Every committed event wakes the subscriptions of its
-customer in this process at once (one small asyncio queue per subscription), and, when
-`REDIS_URL` is set, is published on the Redis channel `<REDIS_NAMESPACE>:events` so that the
-subscriptions held by every other process sharing that Redis wake too.
+`LiveUpdates` is an `EventService` listener. Every committed group of events wakes the
+subscriptions of its customers in this process at once (one small asyncio queue per
+subscription), and, when `REDIS_URL` is set, is published on the Redis channel
+`<REDIS_NAMESPACE>:events` (one message per group) so that the subscriptions held by every other
+process sharing that Redis wake too.
 
 Invariants:
 
@@ -14,8 +15,9 @@ Invariants:
 * after the Redis listener (re)connects, every local subscriber is woken once, since events of
   other processes may have been missed meanwhile.
 
-Message on the channel: JSON `{"user": <customer id>, "origin": <process token>}`; a process
-ignores its own messages (it delivered them locally already).
+Message on the channel: JSON `{"users": [<customer id>, ...], "origin": <process token>}` (the
+older `{"user": <id>, ...}` is still understood); a process ignores its own messages (it
+delivered them locally already).
 """
 
 import asyncio
@@ -24,12 +26,12 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.models import Interaction
+from app.services.events import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +63,14 @@ class LiveUpdates:
         """Open subscriptions in this process."""
         return sum(len(queues) for queues in self._queues.values())
 
-    async def on_event(self, interaction: Interaction) -> None:
-        """`EventService` listener: wake local subscribers, then tell the other processes."""
-        self.notify_local(interaction.user_id)
-        await self._publish(interaction.user_id)
+    async def on_event(self, interactions: Sequence[StoredEvent]) -> None:
+        """`EventService` listener: wake local subscribers, then tell the other processes (one
+        publish per group, whatever its size)."""
+        user_ids = sorted({interaction.user_id for interaction in interactions})
+        for user_id in user_ids:
+            self.notify_local(user_id)
+        if user_ids:
+            await self._publish(user_ids)
 
     def notify_local(self, user_id: int) -> None:
         """Wake every subscription of `user_id` in this process (coalesced, never blocks)."""
@@ -102,7 +108,7 @@ class LiveUpdates:
 
     # --- Redis -----------------------------------------------------------------------------
 
-    async def _publish(self, user_id: int) -> None:
+    async def _publish(self, user_ids: list[int]) -> None:
         if self._redis_url is None:
             return
         loop = asyncio.get_running_loop()
@@ -114,7 +120,7 @@ class LiveUpdates:
                 socket_timeout=PUBLISH_TIMEOUT_SECONDS,
                 socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS,
             )
-        message = json.dumps({"user": user_id, "origin": self.origin})
+        message = json.dumps({"users": user_ids, "origin": self.origin})
         try:
             await asyncio.wait_for(
                 self._publisher.publish(self.channel, message), 2 * PUBLISH_TIMEOUT_SECONDS
@@ -181,9 +187,12 @@ class LiveUpdates:
     def _deliver(self, data: object) -> None:
         try:
             payload = json.loads(data)  # type: ignore[arg-type]
-            user_id, origin = int(payload["user"]), str(payload["origin"])
+            origin = str(payload["origin"])
+            raw = payload["users"] if "users" in payload else [payload["user"]]
+            user_ids = [int(user_id) for user_id in raw]
         except (TypeError, ValueError, KeyError):
             log.warning("live updates: ignored a malformed message on %s", self.channel)
             return
         if origin != self.origin:
-            self.notify_local(user_id)
+            for user_id in user_ids:
+                self.notify_local(user_id)

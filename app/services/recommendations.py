@@ -24,7 +24,7 @@ from app.cache import Cache
 from app.metrics import RECOMMENDATION_FOLLOW_UPS, RECOMMENDATIONS_SERVED
 from app.models import Interaction, Product
 from app.services.catalog import CatalogService, check_page_size
-from app.services.events import EventService
+from app.services.events import EventService, StoredEvent
 from app.services.experiments import Assignment, ExperimentService
 from app.services.model_registry import LoadedModel, ModelRegistry
 from app.services.reasons import ServedReason, served_reason
@@ -124,13 +124,16 @@ class RecommendationService:
         await self._registry.close()
         await self._cache.close()
 
-    async def _on_event(self, interaction: Interaction) -> None:
+    async def _on_event(self, interactions: Sequence[StoredEvent]) -> None:
+        user_ids = sorted({interaction.user_id for interaction in interactions})
         ttl = self._settings.recommendation_cache_ttl_seconds
         if ttl:
-            await self._cache.set(
-                f"generation:{interaction.user_id}", uuid.uuid4().hex, ttl=2 * ttl
-            )
-        await self._note_follow_up(interaction)
+            generations = [(f"generation:{uid}", uuid.uuid4().hex) for uid in user_ids]
+            await self._cache.multi_set(generations, ttl=2 * ttl)
+        served_lists = await self._cache.multi_get([f"served:{uid}" for uid in user_ids])
+        served = dict(zip(user_ids, served_lists, strict=True))
+        for interaction in interactions:
+            self._note_follow_up(interaction, served[interaction.user_id])
 
     async def live_list(
         self,
@@ -239,9 +242,8 @@ class RecommendationService:
         current.update({item.product_id: now for item in served})
         await self._cache.set(key, current, ttl=FOLLOW_UP_SECONDS)
 
-    async def _note_follow_up(self, interaction: Interaction) -> None:
-        served: dict[int, float] = await self._cache.get(f"served:{interaction.user_id}") or {}
-        at = served.get(interaction.product_id)
+    def _note_follow_up(self, interaction: StoredEvent, served: dict[int, float] | None) -> None:
+        at = (served or {}).get(interaction.product_id)
         if at is not None and time.time() - at < FOLLOW_UP_SECONDS:
             RECOMMENDATION_FOLLOW_UPS.labels(type=interaction.type).inc()
 

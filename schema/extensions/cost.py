@@ -11,7 +11,9 @@ Pricing (static, from the document, the schema and the variables):
   variable's value, the variable's default or the argument's default, in that order); a
   connection passes its `first` to its `edges`; a list without `first` counts
   `LIST_SIZES` elements (default `DEFAULT_LIST_SIZE`);
-* a root mutation field costs `MUTATION_COST` of its own (a write);
+* a root mutation field costs `MUTATION_COST` of its own (a write), plus `MUTATION_ITEM_COST`
+  per element of its list arguments (`recordInteractions(events: [...])`: one write each); the
+  lists of its payload count that many elements;
 * fragments and inline fragments are priced where they are spread (all type conditions are
   counted: an upper bound); introspection fields (`__typename`, `__schema`, …) cost 0.
 
@@ -41,6 +43,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -58,6 +61,7 @@ from app.ratelimit import RateLimiter
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 DEFAULT_LIST_SIZE = 10
 MUTATION_COST = 10
+MUTATION_ITEM_COST = 1
 LIST_SIZES: dict[tuple[str, str], int] = {
     ("Recommendation", "reasons"): 5,  # one per ReasonKind at most
     ("Reason", "products"): 3,  # "at most 3"
@@ -68,6 +72,8 @@ PLAIN_TYPES = {
     "ExperimentVariant",
     "ExperimentDifference",
     "OfflineModelMetrics",
+    "RecordedInteraction",
+    "InteractionError",
 }
 
 
@@ -160,6 +166,9 @@ class _Pricer:
             return own + (1 if _has_async_resolver(definition) else 0)
         own += 0 if _is_wrapper(named) else 1
         first = self.first_argument(node, definition)
+        if root_mutation and (items := self.list_arguments_length(node, definition)) is not None:
+            own += items * MUTATION_ITEM_COST
+            first = items
         if isinstance(get_nullable_type(definition.type), GraphQLList):
             if first is not None:
                 size = first
@@ -170,6 +179,25 @@ class _Pricer:
             return max(size, 0) * (own + self.selection_set(node.selection_set, named))
         # A connection (or any object with `first`): its `edges` list takes `first` as its size.
         return own + self.selection_set(node.selection_set, named, first)
+
+    def list_arguments_length(self, node: FieldNode, definition: GraphQLField) -> int | None:
+        """The total number of elements of the list arguments given to the field (literal or
+        variable); None when it has no list argument."""
+        total: int | None = None
+        for argument in node.arguments or ():
+            spec = definition.args.get(argument.name.value)
+            if spec is None or not isinstance(get_nullable_type(spec.type), GraphQLList):
+                continue
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                size = len(value.values)
+            elif isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                size = len(given) if isinstance(given, list) else 1
+            else:
+                size = 1
+            total = (total or 0) + size
+        return total
 
     def first_argument(self, node: FieldNode, definition: GraphQLField) -> int | None:
         if "first" not in definition.args:

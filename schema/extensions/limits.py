@@ -78,6 +78,21 @@ def _json_has_nul(value: Any) -> bool:
     return False
 
 
+def _json_nul_path(value: Any, path: str) -> str | None:
+    """`path` extended to the first string holding a NUL (`$events[5].clientEventId`)."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    items: Any = ()
+    if isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    elif isinstance(value, dict):
+        items = ((f"{path}.{key}", item) for key, item in value.items())
+    for inner_path, item in items:
+        if (found := _json_nul_path(item, inner_path)) is not None:
+            return found
+    return None
+
+
 class _NulArguments(Visitor):
     def __init__(self) -> None:
         super().__init__()
@@ -90,7 +105,8 @@ class _NulArguments(Visitor):
 
 
 class RejectNulCharacters(SchemaExtension):
-    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000.
+    """`BAD_USER_INPUT` before execution for a string argument or variable holding U+0000;
+    `field` names the argument, or the variable's path to the string (`$events[5].key`).
 
     The document is walked only when its text holds a NUL or a `\\u` escape that could make one."""
 
@@ -106,7 +122,7 @@ class RejectNulCharacters(SchemaExtension):
         if field is None and context.result is None:
             for name, value in (context.variables or {}).items():
                 if _json_has_nul(value):
-                    field = f"${name}"
+                    field = _json_nul_path(value, f"${name}")
                     break
         if field is not None:
             error = GraphQLError(

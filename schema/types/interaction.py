@@ -9,15 +9,18 @@ from strawberry import relay
 
 from schema.context import Context
 from schema.types.common import resolve_keyed_nodes
-from schema.types.enums import InteractionType
+from schema.types.enums import ErrorCode, InteractionType
 
 if TYPE_CHECKING:
     from app import models
+    from app.services.events import StoredEvent
     from schema.types.product import Product
     from schema.types.user import User
 
 
-@strawberry.type(description="One customer event: a view, click, cart add or purchase.")
+@strawberry.type(
+    description="One event of a customer or visitor: a view, click, cart add or purchase."
+)
 class Interaction(relay.Node):
     id: relay.NodeID[int]
     type: InteractionType
@@ -27,7 +30,7 @@ class Interaction(relay.Node):
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: "models.Interaction") -> "Interaction":
+    def from_row(cls, row: "models.Interaction | StoredEvent") -> "Interaction":
         return cls(
             id=row.id,
             type=InteractionType(row.type),
@@ -64,7 +67,7 @@ class Interaction(relay.Node):
         assert row is not None
         return Product.from_row(row)
 
-    @strawberry.field(description="The customer who did it.")
+    @strawberry.field(description="The customer (or visitor) who did it.")
     async def user(
         self, info: strawberry.Info[Context, None]
     ) -> Annotated["User", strawberry.lazy("schema.types.user")]:
@@ -78,3 +81,50 @@ class Interaction(relay.Node):
 @strawberry.type(name="InteractionConnection", description="A page of events, newest first.")
 class InteractionConnection(relay.Connection[Interaction]):
     pass
+
+
+@strawberry.input(
+    description="One event of a `recordInteractions` batch, as the client saw it happen."
+)
+class InteractionInput:
+    product_id: strawberry.ID = strawberry.field(description="The product's global id.")
+    type: InteractionType
+    client_event_id: str = strawberry.field(
+        description="The client's idempotency key for this event, 1 to 64 characters, unique "
+        "per customer or visitor (a UUID is a good choice). Sending an event again with the "
+        "same key stores nothing new: the result reports `new: false` and the stored event."
+    )
+    quantity: int = strawberry.field(default=1, description="Units, 1 to 10000.")
+    occurred_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it happened by the client's clock (UTC when no offset is given); "
+        "null for now. Refused when more than 5 minutes in the future or older than "
+        "`EVENT_MAX_AGE_DAYS` (30 by default).",
+    )
+
+
+@strawberry.type(description="An event of a batch that is stored (now or by an earlier call).")
+class RecordedInteraction:
+    index: int = strawberry.field(description="Its position in `events`, from 0.")
+    client_event_id: str | None = strawberry.field(description="The key it was sent with.")
+    new: bool = strawberry.field(
+        description="True when this call stored it; false when its `clientEventId` was "
+        "already stored (a retried batch)."
+    )
+    interaction: Interaction = strawberry.field(description="The stored event.")
+
+
+@strawberry.type(
+    description="Why one event of a batch was refused; the batch's other events are not "
+    "affected by it."
+)
+class InteractionError:
+    index: int | None = strawberry.field(
+        description="The event's position in `events`, from 0; null when the whole call was "
+        "refused (e.g. more than 500 events)."
+    )
+    field: str | None = strawberry.field(
+        description="The input at fault, with its index: `events[3].quantity`."
+    )
+    message: str = strawberry.field(description="What went wrong, for people.")
+    code: ErrorCode = strawberry.field(description="What kind of problem, for programs.")

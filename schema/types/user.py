@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(
-    description="A customer of the shop, or an admin. Visible to itself and to admins."
+    description="A customer of the shop, an admin, or a visitor (not signed in, see "
+    "`startVisit`). Visible to itself and to admins."
 )
 class User(relay.Node):
     id: relay.NodeID[int]
-    username: str
-    email: str | None = strawberry.field(description="Null for customers imported from the shop.")
+    username: str | None = strawberry.field(description="Null for visitors.")
+    email: str | None = strawberry.field(
+        description="Null for customers imported from the shop, and for visitors."
+    )
     role: Role
     external_id: str | None = strawberry.field(
         description="The shop's own customer id, for customers that came from an import."

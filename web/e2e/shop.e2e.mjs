@@ -387,3 +387,54 @@ test("an admin sees the model, the offline evaluation, the experiment and trendi
   await phone.close();
   await adminContext.close();
 });
+
+test("a visitor's views give picks for the visit, and registering keeps them", async () => {
+  // A browser of its own: no token, no visit yet.
+  const visitorContext = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1280, height: 900 } });
+  visitorContext.setDefaultTimeout(TIMEOUT);
+  const p = await visitorContext.newPage();
+  p.on("pageerror", (err) => console.error("visitor page error:", err.message));
+  const visitor = { username: `visit_${stamp}`, email: `visit_${stamp}@example.com`, password: "correct-horse-battery" };
+  try {
+    await p.goto("/shop?q=lantern");
+    const cards = p.getByTestId("product-list").locator("article");
+    await cards.first().waitFor();
+    const viewed = [];
+    for (const index of [0, 1]) {
+      const link = cards.nth(index).locator("h3 a");
+      const name = (await link.innerText()).trim();
+      await link.click();
+      await p.getByRole("heading", { level: 1, name }).waitFor();
+      viewed.push(name);
+      await p.goBack();
+      await cards.first().waitFor();
+    }
+    await p.waitForFunction(() => localStorage.getItem("shop.visitor") !== null);
+    assert.equal(await p.evaluate(() => localStorage.getItem("shop.token")), null, "still signed out");
+
+    await p.getByRole("link", { name: "Hearth & Co. home" }).click();
+    await p.getByTestId("recommendations-title").filter({ hasText: /Because you viewed/ }).waitFor();
+    const picks = await recommendationIds(p);
+    assert.ok(picks.length > 0, "picks for the visit");
+    await p.screenshot({ path: join(SHOTS, "visit.png"), fullPage: true });
+
+    await p.goto("/register");
+    await p.getByLabel("Username").fill(visitor.username);
+    await p.getByLabel("Email").fill(visitor.email);
+    await p.getByLabel("Password").fill(visitor.password);
+    await p.getByRole("button", { name: "Create account" }).click();
+    await p.getByRole("heading", { name: `Welcome back, ${visitor.username}` }).waitFor();
+    assert.equal(await p.evaluate(() => localStorage.getItem("shop.visitor")), null, "the visit became the account");
+
+    await p.getByTestId("account-link").click();
+    const history = p.getByTestId("history");
+    await history.waitFor();
+    const items = history.locator("li");
+    const types = await items.evaluateAll((els) => els.map((e) => e.getAttribute("data-type")));
+    assert.equal(types.filter((t) => t === "VIEW").length, 2, `the visit's two views in ${types}`);
+    const names = (await items.locator("a").allInnerTexts()).map((t) => t.trim().toLowerCase());
+    for (const name of viewed) assert.ok(names.includes(name.toLowerCase()), `${name} in ${names}`);
+  } finally {
+    await visitorContext.close();
+  }
+});

@@ -7,6 +7,9 @@ import type { Client as WsClient } from "graphql-ws";
 import { readStorage } from "./lib/storage";
 
 export const TOKEN_KEY = "shop.token";
+/** A visitor's token (see src/visit.ts): sent only by the operations a visitor may run. */
+export const VISITOR_KEY = "shop.visitor";
+const VISITOR_OPERATIONS = new Set(["RecordInteraction", "Recommendations", "Register", "Login"]);
 
 /** The cache with the app's type policies; tests build theirs with it too. */
 export function createCache(): InMemoryCache {
@@ -56,9 +59,13 @@ export function createCache(): InMemoryCache {
   });
 }
 
-/** Adds `Authorization: Bearer <token>` while signed in. */
+/**
+ * Adds `Authorization: Bearer <token>` while signed in; before that, the visitor token to the
+ * operations of a visit (its events, its picks, and register/sign-in, which move the visit).
+ */
 const authLink = new ApolloLink((operation, forward) => {
-  const token = readStorage(TOKEN_KEY);
+  const token =
+    readStorage(TOKEN_KEY) ?? (VISITOR_OPERATIONS.has(operation.operationName ?? "") ? readStorage(VISITOR_KEY) : null);
   if (token) {
     operation.setContext(({ headers = {} }: { headers?: Record<string, string> }) => ({
       headers: { ...headers, authorization: `Bearer ${token}` },

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { useApolloClient, useQuery } from "@apollo/client/react";
 import { graphql } from "./gql";
 import type { MeQuery } from "./gql/graphql";
-import { reconnectLiveUpdates, TOKEN_KEY } from "./apollo";
+import { reconnectLiveUpdates, TOKEN_KEY, VISITOR_KEY } from "./apollo";
 import { readStorage, writeStorage } from "./lib/storage";
 
 export const MeDocument = graphql(`
@@ -39,6 +39,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const signIn = useCallback(
     async (next: string) => {
       writeStorage(TOKEN_KEY, next);
+      // The sign-in carried the visitor token: the visit's events now belong to the account.
+      writeStorage(VISITOR_KEY, null);
       setToken(next);
       reconnectLiveUpdates();
       // Everything cached so far was for a visitor.

@@ -1,9 +1,10 @@
 import { useCallback } from "react";
-import { useMutation } from "@apollo/client/react";
+import { useApolloClient, useMutation } from "@apollo/client/react";
 import { graphql } from "./gql";
 import type { InteractionType } from "./gql/graphql";
 import { forgetPersonalisedData } from "./apollo";
 import { useAuth } from "./auth";
+import { endVisit, ensureVisit, isUnauthenticated } from "./visit";
 
 export const RecordInteractionDocument = graphql(`
   mutation RecordInteraction($productId: ID!, $type: InteractionType!, $quantity: Int! = 1) {
@@ -28,12 +29,15 @@ export interface RecordResult {
 }
 
 /**
- * Records a customer event (signed-in customers only; visitors are a no-op) and makes every
- * recommendations panel ask again, so a cart add or purchase shows at once.
+ * Records an event of the signed-in customer, or of the visitor (starting a visit on the first
+ * event; the visit moves to the account on register or sign-in), and makes every
+ * recommendations panel ask again, so a view or cart add shows at once.
  */
 export function useRecordInteraction() {
-  const { user } = useAuth();
+  const { user, status } = useAuth();
+  const client = useApolloClient();
   const userId = user?.id ?? null;
+  const visitor = status === "anonymous";
   const [mutate] = useMutation(RecordInteractionDocument, {
     update(cache, result) {
       if (result.data?.recordInteraction.interaction) forgetPersonalisedData(cache, userId);
@@ -42,9 +46,16 @@ export function useRecordInteraction() {
 
   return useCallback(
     async (productId: string, type: InteractionType, quantity = 1): Promise<RecordResult> => {
-      if (!userId) return { ok: true };
+      if (!userId && !visitor) return { ok: true };
       try {
-        const { data } = await mutate({ variables: { productId, type, quantity } });
+        if (visitor && !(await ensureVisit(client))) return { ok: true };
+        const send = () => mutate({ variables: { productId, type, quantity } });
+        const { data } = await send().catch(async (error: unknown) => {
+          if (!visitor || !isUnauthenticated(error)) throw error;
+          endVisit(); // the visit ended elsewhere (merged in another tab): start a new one
+          if (!(await ensureVisit(client))) throw error;
+          return send();
+        });
         const errors = data?.recordInteraction.errors ?? [];
         if (errors.length > 0) return { ok: false, message: errors.map((e) => e.message).join(" ") };
         return { ok: true };
@@ -52,6 +63,6 @@ export function useRecordInteraction() {
         return { ok: false, message: error instanceof Error ? error.message : String(error) };
       }
     },
-    [mutate, userId],
+    [mutate, userId, visitor, client],
   );
 }

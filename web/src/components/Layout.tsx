@@ -86,7 +86,7 @@ export function Layout({ children }: { children: ReactNode }) {
             {status === "signedIn" && user ? (
               <NavLink to="/account" className="site-nav__link" data-testid="account-link">
                 <span className="site-nav__avatar" aria-hidden="true">
-                  {user.username.charAt(0).toUpperCase()}
+                  {(user.username ?? "?").charAt(0).toUpperCase()}
                 </span>
                 <span className="site-nav__label">Account</span>
               </NavLink>

@@ -7,6 +7,7 @@ import {
   RecommendationsPanel,
   RecommendationsUpdatedDocument,
   tidyCaps,
+  visitTitle,
 } from "./RecommendationsPanel";
 import { AddToCartButton } from "./AddToCartButton";
 import { RecordInteractionDocument } from "../interactions";
@@ -171,5 +172,15 @@ describe("RecommendationsPanel", () => {
 describe("tidyCaps", () => {
   it("title-cases quoted catalogue names only", () => {
     expect(tidyCaps("Similar to RED HEART MUG and TAPE, which you bought")).toBe("Similar to Red Heart Mug and TAPE, which you bought");
+  });
+});
+
+describe("visitTitle", () => {
+  it("names the viewed product a visitor's pick comes from", () => {
+    const viewed = rec(1, 1, [{ kind: "SIMILAR_TO_PURCHASED", detail: "Similar to RED MUG, which you viewed" }]);
+    viewed.reasons[0]!.products = [{ __typename: "Product", id: "UHJvZHVjdDo5", name: "RED MUG" }] as never;
+    expect(visitTitle([viewed] as never)).toBe("Because you viewed Red Mug");
+    expect(visitTitle([rec(2, 1, [{ kind: "TRENDING", detail: "Popular lately" }])] as never)).toBe("Picked for your visit");
+    expect(visitTitle(undefined)).toBe("Picked for your visit");
   });
 });

@@ -165,7 +165,27 @@ export function RecommendationItem({ recommendation }: { recommendation: Recomme
   );
 }
 
-export function RecommendationsPanel({ first = 8, title = "Recommended for you" }: { first?: number; title?: string }) {
+/** "Because you viewed X" for a visitor's list, from the first reason that names a viewed product. */
+export function visitTitle(items: readonly RecommendationItem_RecommendationFragment[] | undefined): string {
+  for (const item of items ?? []) {
+    for (const reason of item.reasons) {
+      const viewed = reason.products[0];
+      if (viewed && /you viewed/i.test(reason.detail)) return `Because you viewed ${displayName(viewed.name)}`;
+    }
+  }
+  return "Picked for your visit";
+}
+
+export function RecommendationsPanel({
+  first = 8,
+  title = "Recommended for you",
+  visit = false,
+}: {
+  first?: number;
+  title?: string;
+  /** A visitor's picks: titled after what they viewed, each with its reason in words. */
+  visit?: boolean;
+}) {
   const { data, loading, error, refetch } = useQuery(RecommendationsDocument, {
     variables: { first },
     fetchPolicy: "cache-and-network",
@@ -185,11 +205,12 @@ export function RecommendationsPanel({ first = 8, title = "Recommended for you" 
   });
   const headingId = useId();
   const items = data?.recommendations;
+  const heading = visit ? visitTitle(items) : title;
 
   return (
     <section className="panel" aria-labelledby={headingId} aria-busy={loading}>
       <div className="panel__head">
-        <h2 id={headingId}>{title}</h2>
+        <h2 id={headingId} data-testid="recommendations-title">{heading}</h2>
         {loading && items ? <span className="panel__updating" role="status">Updating…</span> : null}
       </div>
       {error && !items ? <ErrorMessage error={error} onRetry={() => void refetch().catch(() => undefined)} /> : null}

@@ -153,10 +153,10 @@ export function AccountPage() {
     <div className="stack">
       <section className="account-head">
         <div className="account-head__avatar" aria-hidden="true">
-          {user.username.charAt(0).toUpperCase()}
+          {(user.username ?? "?").charAt(0).toUpperCase()}
         </div>
         <div>
-          <h1>{user.username}</h1>
+          <h1>{user.username ?? "Visitor"}</h1>
           <p className="muted">
             {user.email ?? "Customer from the shop's records"} · member since{" "}
             {formatDateTime(user.createdAt).split(",")[0]}

@@ -633,6 +633,6 @@ export function AdminPage() {
   useTitle("Admin");
   if (status === "loading") return <Spinner label="Checking your account…" />;
   if (status !== "signedIn" || !user) return <AdminsOnly signedInAs={null} />;
-  if (user.role !== "ADMIN") return <AdminsOnly signedInAs={user.username} />;
-  return <Dashboard username={user.username} />;
+  if (user.role !== "ADMIN") return <AdminsOnly signedInAs={user.username ?? ""} />;
+  return <Dashboard username={user.username ?? ""} />;
 }

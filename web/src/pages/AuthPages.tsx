@@ -7,6 +7,7 @@ import { useAuth } from "../auth";
 import { fieldErrors, friendlyMessage } from "../lib/errors";
 import type { FieldErrors, UserErrorLike } from "../lib/errors";
 import { useTitle } from "../lib/useTitle";
+import { endVisit, isUnauthenticated, visitToken } from "../visit";
 
 export const LoginDocument = graphql(`
   mutation Login($username: String!, $password: String!) {
@@ -117,7 +118,7 @@ function useAuthForm() {
   const [errors, setErrors] = useState<FieldErrors>({});
 
   /** Runs `mutate`; a token signs in and leaves for `next`, errors land next to their fields. */
-  const complete = async (mutate: () => Promise<AuthPayload | null | undefined>, failure: string) => {
+  const complete = async (mutate: () => Promise<AuthPayload | null | undefined>, failure: string): Promise<void> => {
     try {
       const payload = await mutate();
       if (payload?.token) {
@@ -127,6 +128,10 @@ function useAuthForm() {
         setErrors(fieldErrors(payload?.errors ?? [{ field: null, message: failure }]));
       }
     } catch (error) {
+      if (visitToken() && isUnauthenticated(error)) {
+        endVisit(); // a visit the shop no longer knows: go on without it
+        return complete(mutate, failure);
+      }
       setErrors({ _: friendlyMessage(error) });
     }
   };

@@ -3,6 +3,7 @@ import { useAuth } from "../auth";
 import { RecommendationsPanel } from "../components/RecommendationsPanel";
 import { TrendingPanel } from "../components/TrendingPanel";
 import { useTitle } from "../lib/useTitle";
+import { visitToken } from "../visit";
 
 export function HomePage() {
   const { status, user } = useAuth();
@@ -13,7 +14,7 @@ export function HomePage() {
     return (
       <div className="stack">
         <section className="hello">
-          <h1>{user ? `Welcome back, ${user.username}` : "Welcome back"}</h1>
+          <h1>{user ? `Welcome back, ${user.username ?? ""}` : "Welcome back"}</h1>
           <p>Fresh picks based on what you've looked at, added and bought.</p>
         </section>
         <RecommendationsPanel first={10} />
@@ -51,6 +52,7 @@ export function HomePage() {
           <span className="hero__tile hero__tile--4">☀</span>
         </div>
       </section>
+      {visitToken() ? <RecommendationsPanel first={8} visit /> : null}
       <TrendingPanel first={10} />
     </div>
   );

@@ -59,13 +59,13 @@ function SimilarProducts({ id }: { id: string }) {
   );
 }
 
-/** Records one VIEW per product page visit for a signed-in customer. */
+/** Records one VIEW per product page visit, for a signed-in customer or a visitor. */
 function useRecordView(productId: string | undefined, ready: boolean) {
   const { status } = useAuth();
   const record = useRecordInteraction();
   const recorded = useRef<string | null>(null);
   useEffect(() => {
-    if (!productId || !ready || status !== "signedIn" || recorded.current === productId) return;
+    if (!productId || !ready || status === "loading" || recorded.current === productId) return;
     recorded.current = productId;
     void record(productId, "VIEW");
   }, [productId, ready, status, record]);

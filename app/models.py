@@ -83,6 +83,7 @@ class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (
         Index("ix_interactions_user_occurred", "user_id", "occurred_at"),
+        Index("ix_interactions_user_id", "user_id", "id"),
         Index("ix_interactions_product_occurred", "product_id", "occurred_at"),
         Index("ix_interactions_type", "type"),
         Index("ux_interactions_user_client_event", "user_id", "client_event_id", unique=True),

@@ -47,12 +47,18 @@ export const MyHistoryDocument = graphql(`
   }
 `);
 
-export const TYPE_LABELS: Record<InteractionType, string> = {
+export const TYPE_LABELS: Partial<Record<InteractionType, string>> = {
   VIEW: "Viewed",
   CLICK: "Opened from your picks",
   CART_ADD: "Added to cart",
   PURCHASE: "Bought",
 };
+
+/** The label of an event type; a type added to the API later reads as its name ("WISHLIST_ADD" → "Wishlist add"). */
+export function typeLabel(type: InteractionType): string {
+  const words = type.toLowerCase().replace(/_/g, " ");
+  return TYPE_LABELS[type] ?? words.charAt(0).toUpperCase() + words.slice(1);
+}
 
 const FILTERS: Array<{ value: InteractionType | ""; label: string }> = [
   { value: "", label: "All activity" },
@@ -117,7 +123,7 @@ function History() {
                 <div className="history__info">
                   <Link to={productPath(node.product.id)}>{displayName(node.product.name)}</Link>
                   <span className="history__meta">
-                    <span className={`tag tag--${node.type.toLowerCase()}`}>{TYPE_LABELS[node.type]}</span>
+                    <span className={`tag tag--${node.type.toLowerCase()}`}>{typeLabel(node.type)}</span>
                     {node.quantity > 1 || node.type === "PURCHASE" || node.type === "CART_ADD" ? ` × ${node.quantity}` : ""}
                     {" · "}
                     <time dateTime={node.occurredAt}>{formatDateTime(node.occurredAt)}</time>

@@ -2,10 +2,10 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from app import models
 from app.services.explanations import ExplanationRequest, ReasonFacts
 from app.services.model_registry import LoadedModel
 from app.services.reasons import ServedReason
@@ -13,6 +13,9 @@ from app.services.recommendations import LiveRecommendation, ServedRecommendatio
 from schema.context import Context
 from schema.types.experiment import ExperimentAssignment
 from schema.types.product import Product, products_by_ids
+
+if TYPE_CHECKING:
+    from app import models
 
 Info = strawberry.Info[Context, None]
 
@@ -99,7 +102,7 @@ class Recommendation:
 
     @classmethod
     def from_served(
-        cls, served: ServedRecommendation, customer_id: int, product: models.Product
+        cls, served: ServedRecommendation, customer_id: int, product: "models.Product"
     ) -> "Recommendation":
         """`product` is the row of `served.product_id` (archived rows too)."""
         return cls(

@@ -14,7 +14,7 @@ from typing import Any
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 SAMPLE_DATASET = PROJECT_ROOT / "app" / "sample_data"
-TRAINER_NICENESS = 19  # a trainer on the API's host yields the CPU to it (lowest priority)
+TRAINER_NICENESS = 10  # a trainer on the API's host yields the CPU to it
 
 
 def _serve(args: argparse.Namespace) -> int:

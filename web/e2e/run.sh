@@ -40,6 +40,11 @@ echo "e2e: offline evaluation (recommender evaluate)"
 "$RECOMMENDER" evaluate "$DATA" --cutoff 2011-10-01 >/dev/null
 # An active A/B experiment, so that customers' recommendations count as impressions.
 E2E_EXPERIMENTS='[{"id":"blend-2026","name":"Brief blend vs default","active":true,"variants":[{"name":"default","weight":0.5,"config":"default"},{"name":"brief","weight":0.5,"config":"brief"}]}]'
+# One training round before serving, as a deployment publishes a model before taking traffic; the
+# server's embedded trainer then retrains as events arrive.
+export MODEL_DIR="$TMP/models"
+echo "e2e: training the first models (recommender train)"
+EXPERIMENTS="$E2E_EXPERIMENTS" "$RECOMMENDER" train >/dev/null
 
 PORT="${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')}"
 (cd "$ROOT" && export EXPERIMENTS="$E2E_EXPERIMENTS" && exec "$RECOMMENDER" serve --host 127.0.0.1 --port "$PORT") >"$TMP/server.log" 2>&1 &

@@ -145,6 +145,11 @@ def test_the_api_never_trains_and_serves_popular_products_until_a_model_is_publi
         assert {reason["kind"] for item in items for reason in item["reasons"]} == {"TRENDING"}
         trending = api.data("{ trending(first: 10) { id } }")["trending"]
         assert [item["product"]["id"] for item in items] == [p["id"] for p in trending]
+        first = trending[0]["id"]
+        similar = api.data(
+            "query($id: ID!) { product(id: $id) { similar(first: 5) { id } } }", {"id": first}
+        )["product"]["similar"]
+        assert [p["id"] for p in similar] == [p["id"] for p in trending[1:6]]
         for product_id in api.product_ids()[:5]:
             api.data(RECORD, {"id": product_id, "type": "PURCHASE"}, token)
         time.sleep(3)  # several poll intervals: nothing is published, and nothing trains here

@@ -248,11 +248,13 @@ class RecommendationService:
             RECOMMENDATION_FOLLOW_UPS.labels(type=interaction.type).inc()
 
     async def similar(self, product_id: int, sku: str, first: int) -> list[int]:
-        """Database ids of the products most similar to `sku`; empty until a model exists."""
+        """Database ids of the products most similar to `sku`; until a model exists, the most
+        popular other products (as for personal lists)."""
         check_page_size(first)
         model = self._registry.current(DEFAULT_CONFIG)
         if model is None:
-            return []
+            rows = await self._popular_rows(first + 1, None)
+            return [pid for pid, _, _ in rows if pid != product_id][:first]
         pairs = await asyncio.to_thread(model.recommender.similar, sku, first)
         return [pid for pid in model.db_ids([s for s, _ in pairs]) if pid != product_id]
 

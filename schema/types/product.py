@@ -66,7 +66,8 @@ class Product(relay.Node):
 
     @strawberry.field(
         description="Products customers choose together with this one, most similar first; "
-        "products without events are matched by their text."
+        "products without events are matched by their text. Until the first model is "
+        "published, the most popular other products."
     )
     async def similar(
         self,

@@ -109,18 +109,24 @@ def wait_for(condition, seconds: float, every: float = 0.2):  # type: ignore[no-
     raise AssertionError(f"not within {seconds} s")
 
 
-@pytest.fixture
-def sample_sqlite(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A migrated SQLite database with the sample and an admin; (url, environment)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-    env = {
+def process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment of an API process that never starts a trainer, polling for models every
+    0.5 s, with its own secret and model folder under `tmp_path`; `extra` adds or overrides."""
+    return {
         "JWT_SECRET": secrets.token_urlsafe(32),
         "MODEL_DIR": str(tmp_path / "models"),
         "TRAINER": "external",
         "RATE_LIMIT_POINTS_PER_MINUTE": "0",
-        "RECOMMENDATION_CACHE_TTL_SECONDS": "0",
         "MODEL_POLL_SECONDS": "0.5",
+        **extra,
     }
+
+
+@pytest.fixture
+def sample_sqlite(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A migrated SQLite database with the sample and an admin; (url, environment)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    env = process_env(tmp_path, RECOMMENDATION_CACHE_TTL_SECONDS="0")
     run_cli(url, "db", "upgrade", extra_env=env)
     run_cli(url, "import", str(SAMPLE_DIR), extra_env=env)
     run_cli(
@@ -306,14 +312,7 @@ def test_the_api_answers_within_half_a_second_while_a_trainer_trains(tmp_path: P
     if not (DATASET / "products.csv").exists():
         pytest.skip(f"the Online Retail data set is not at {DATASET}")
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-    env = {
-        "JWT_SECRET": secrets.token_urlsafe(32),
-        "MODEL_DIR": str(tmp_path / "models"),
-        "TRAINER": "external",
-        "RATE_LIMIT_POINTS_PER_MINUTE": "0",
-        "MODEL_POLL_SECONDS": "0.5",
-        "TRAINER_POLL_SECONDS": "0.5",
-    }
+    env = process_env(tmp_path, TRAINER_POLL_SECONDS="0.5")
     run_cli(url, "db", "upgrade", extra_env=env)
     run_cli(url, "import", str(DATASET), extra_env=env)
     with server_process(url, extra_env=env) as running:

@@ -255,7 +255,10 @@ class Mutation:
         "one transaction and are durable when this returns, even when other events of the same "
         "batch are refused: each refused event comes back in `errors` with its index and field. "
         "Retrying a batch is safe: an event whose `clientEventId` is already stored is not "
-        f"stored again (`new: false`). More than {MAX_BATCH} events refuse the whole call. "
+        f"stored again (`new: false`). More than {MAX_BATCH} events refuse the whole call; so "
+        "does an event that does not fit `InteractionInput` (an unknown `type`, a missing "
+        "field) or a NUL character anywhere: nothing runs, and the error's `extensions.field` "
+        "names the event, e.g. `$events[3].type`. "
         "Costs 10 points plus 1 per event (plus 1 per event when selecting "
         "`results.interaction`)."
     )

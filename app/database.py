@@ -12,7 +12,8 @@ else on the next such replica, else on the primary: a replica never adds an erro
 Positions in the WAL (LSNs) measure both. Every `DATABASE_REPLICA_CHECK_SECONDS` a health check
 samples the primary's `pg_current_wal_lsn()` and then each replica's `pg_last_wal_replay_lsn()`.
 A replica that has replayed the latest sample lags 0; one behind it lags the time since the
-newest sample it has replayed (so a stalled replica is seen however idle the primary is). After
+newest sample it has replayed (so a stalled replica is seen however idle the primary is), or,
+before this process has such a sample, the age of the last transaction it replayed. After
 a write, `wrote(user_ids)` keeps the primary's LSN as those users' watermark in the cache layer
 `replica-watermarks` (Redis when `REDIS_URL` is set, so every process honours it); a replica
 serves their reads again once its replayed LSN, as of its last check, has reached it. A replica
@@ -54,7 +55,8 @@ UNKNOWN_WRITE = 2**63 - 1
 CURRENT_LSN = text("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
 REPLAYED_LSN = text(
     "SELECT pg_is_in_recovery(),"
-    " (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0'::pg_lsn)::bigint"
+    " (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0'::pg_lsn)::bigint,"
+    " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8"
 )
 CONNECT_FAILURES = (DBAPIError, *OUTAGES)
 
@@ -270,13 +272,16 @@ class Database:
         try:
             async with asyncio.timeout(self.settings.database_replica_connect_timeout_seconds):
                 async with replica.engine.connect() as connection:
-                    standby, replayed = (await connection.execute(REPLAYED_LSN)).one()
+                    standby, replayed, replay_age = (await connection.execute(REPLAYED_LSN)).one()
             if not standby:
                 raise NotAStandby(replica.name)
         except (*CONNECT_FAILURES, NotAStandby) as error:
             replica.failed(error, check_seconds)
             return
-        replica.passed(int(replayed), self._primary.lag(int(replayed)), check_seconds)
+        lag = self._primary.lag(int(replayed))
+        if math.isinf(lag) and replay_age is not None:  # no sample of ours is that old yet
+            lag = max(0.0, float(replay_age))
+        replica.passed(int(replayed), lag, check_seconds)
 
     async def _ensure_monitor(self) -> None:
         """Start the background checks on first use; the first round is awaited."""

@@ -25,6 +25,7 @@ Without replicas, `reader()` is a session on the primary and `wrote()` does noth
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 import time
@@ -52,6 +53,8 @@ SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 MAX_BACKOFF_SECONDS = 30.0
 UNKNOWN_WRITE = 2**63 - 1
 """The watermark noted when the primary's LSN could not be read: the primary until it expires."""
+# After a commit returns (synchronous_commit on, the default) its WAL is written: at or before
+# the write position, which replay positions are comparable with.
 CURRENT_LSN = text("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint")
 REPLAYED_LSN = text(
     "SELECT pg_is_in_recovery(),"
@@ -180,7 +183,8 @@ class Database:
         for replica in await self._candidates(user_ids):
             session = replica.sessions()
             try:
-                await session.connection()
+                async with asyncio.timeout(self.settings.database_replica_connect_timeout_seconds):
+                    await session.connection()
             except CONNECT_FAILURES as error:
                 await session.close()
                 replica.failed(error, self.settings.database_replica_check_seconds)
@@ -287,7 +291,10 @@ class Database:
         """Start the background checks on first use; the first round is awaited."""
         if self._monitor is None or self._monitor.done():
             self._checked = asyncio.Event()
-            self._monitor = asyncio.create_task(self._watch(self._checked))
+            # A context of its own: its log lines are no request's.
+            self._monitor = asyncio.create_task(
+                self._watch(self._checked), context=contextvars.Context()
+            )
         assert self._checked is not None
         await self._checked.wait()
 

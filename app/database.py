@@ -81,6 +81,12 @@ class Replica:
     failures: int = 0
     next_check: float = 0.0  # time.monotonic() of its next scheduled check
 
+    def unfit(self, max_lag_seconds: float) -> str | None:
+        """Why its last check rules it out for reads (`down`, `lag`), or None."""
+        if not self.up:
+            return "down"
+        return "lag" if self.lag_seconds > max_lag_seconds else None
+
     def failed(self, error: BaseException, check_seconds: float) -> None:
         """Skip it until a check after a doubling backoff finds it up again."""
         if self.up or self.failures == 0:
@@ -180,7 +186,10 @@ class Database:
     async def reader(self, user_ids: Iterable[int] = ()) -> AsyncIterator[AsyncSession]:
         """A session for reads that must see every write of `user_ids` (none: the catalog,
         the trainer): on a fit replica, else on the primary."""
-        for replica in await self._candidates(user_ids):
+        for replica, unfit in await self._in_turn(user_ids):
+            if unfit is not None:
+                DB_READ_FALLBACKS.labels(reason=unfit).inc()
+                continue
             session = replica.sessions()
             try:
                 async with asyncio.timeout(self.settings.database_replica_connect_timeout_seconds):
@@ -203,29 +212,26 @@ class Database:
         async with self.writer() as session:
             yield session
 
-    async def _candidates(self, user_ids: Iterable[int]) -> list[Replica]:
-        """The replicas fit for this read, starting with the next one in turn."""
+    async def _in_turn(self, user_ids: Iterable[int]) -> list[tuple[Replica, str | None]]:
+        """Every replica, starting with the next one in turn, with the reason it is unfit for
+        this read (`down`, `lag`, `own_write`), None when it is fit."""
         if not self.replicas:
             return []
         await self._ensure_monitor()
         start = self._turn = (self._turn + 1) % len(self.replicas)
-        ordered = self.replicas[start:] + self.replicas[:start]
         max_lag = self.settings.database_replica_max_lag_seconds
-        fit: list[Replica] = []
-        for replica in ordered:
-            if not replica.up:
-                DB_READ_FALLBACKS.labels(reason="down").inc()
-            elif replica.lag_seconds > max_lag:
-                DB_READ_FALLBACKS.labels(reason="lag").inc()
-            else:
-                fit.append(replica)
+        ordered = [
+            (replica, replica.unfit(max_lag))
+            for replica in self.replicas[start:] + self.replicas[:start]
+        ]
         users = sorted(set(user_ids))
-        if not fit or not users:
-            return fit
-        needed = await self._watermark(users)
-        applied = [replica for replica in fit if replica.replayed >= needed]
-        DB_READ_FALLBACKS.labels(reason="own_write").inc(len(fit) - len(applied))
-        return applied
+        if users and any(unfit is None for _, unfit in ordered):
+            needed = await self._watermark(users)
+            ordered = [
+                (replica, "own_write" if unfit is None and replica.replayed < needed else unfit)
+                for replica, unfit in ordered
+            ]
+        return ordered
 
     async def _watermark(self, user_ids: list[int]) -> int:
         """The LSN of the newest write of `user_ids` still noted (0: none)."""

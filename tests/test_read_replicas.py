@@ -21,7 +21,7 @@ from app.services.imports import import_dataset
 from app.settings import Settings
 from app.trainer import train_once
 from tests.conftest import PG_ADMIN_DSN, SAMPLE_DIR, GraphQLClient, fresh_database, running_client
-from tests.pg_replica import StreamingReplica, postgres_bin_dir
+from tests.pg_replica import StreamingReplica, free_port, postgres_bin_dir
 
 PRODUCTS = "{ products(first: 5) { edges { node { id name price purchaseCount } } } }"
 SEARCH = "query($q: String!) { products(first: 5, search: $q) { edges { node { id } } } }"
@@ -190,6 +190,24 @@ async def test_a_replica_lagging_beyond_the_bound_is_skipped(
             await replica.resume_replay()
         await database.check()
         assert database.replicas[0].lag_seconds == 0
+
+
+async def test_reads_skip_a_dead_replica_for_the_next_one(
+    primary_url: str, replica: StreamingReplica, tmp_path: Path
+) -> None:
+    database_name = primary_url.rsplit("/", 1)[1]
+    dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/{database_name}"
+    replicas = f"{dead},{replica.url(database_name)}"
+    async with api(primary_url, replica, tmp_path, database_replica_url=replicas) as (
+        client,
+        database,
+    ):
+        assert [each.up for each in database.replicas] == [False, True]
+        on_the_replica, on_the_primary, down = reads("replica"), reads("primary"), fallbacks("down")
+        for _ in range(3):
+            await client.data(PRODUCTS)
+        assert reads("replica") > on_the_replica and reads("primary") == on_the_primary
+        assert fallbacks("down") > down
 
 
 async def test_the_trainer_loads_events_from_the_replica(

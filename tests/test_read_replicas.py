@@ -7,13 +7,17 @@ state) from one served by the primary (the newest).
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as redis
 from prometheus_client import REGISTRY
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database import Database
 from app.db import create_engine
@@ -35,6 +39,7 @@ RECORD = """mutation($id: ID!) {
 }"""
 ACTIVITY = "{ me { interactions(first: 5) { edges { node { product { id } } } } } }"
 RECOMMEND = "{ recommendations(first: 5) { product { id name } } }"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def reads(target: str) -> float:
@@ -73,6 +78,22 @@ async def replica(primary_url: str) -> AsyncIterator[StreamingReplica]:
         yield streaming
     finally:
         streaming.remove()
+
+
+@pytest.fixture
+async def redis_namespace() -> AsyncIterator[str]:
+    """A Redis namespace of this test, its keys deleted afterwards (skip without Redis)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    try:
+        await client.ping()
+    except (RedisError, OSError):
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    namespace = f"test-{uuid.uuid4().hex}"
+    yield namespace
+    keys = [key async for key in client.scan_iter(match=f"{namespace}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 def replica_settings(
@@ -125,6 +146,12 @@ def activity(body: dict[str, Any]) -> list[str]:
     return [edge["node"]["product"]["id"] for edge in body["me"]["interactions"]["edges"]]
 
 
+async def on_a_replica(reader: AbstractAsyncContextManager[AsyncSession]) -> bool:
+    """Whether the session `reader` gives is on a standby (else it is on the primary)."""
+    async with reader as session:
+        return bool(await session.scalar(text("SELECT pg_is_in_recovery()")))
+
+
 async def test_catalog_reads_come_from_the_replica_and_own_writes_from_the_primary(
     primary_url: str, replica: StreamingReplica, tmp_path: Path
 ) -> None:
@@ -167,6 +194,35 @@ async def test_catalog_reads_come_from_the_replica_and_own_writes_from_the_prima
         assert len((await client.data(SEARCH, {"q": name}))["products"]["edges"]) == 1
         assert activity(await client.data(ACTIVITY, token=customer)) == [viewed]
         assert reads("replica") > before
+
+
+async def test_a_write_noted_by_one_process_keeps_the_writers_reads_on_the_primary_in_another(
+    primary_url: str, replica: StreamingReplica, tmp_path: Path, redis_namespace: str
+) -> None:
+    settings = replica_settings(
+        primary_url, replica, tmp_path, redis_url=REDIS_URL, redis_namespace=redis_namespace
+    )
+    one_process, another = Database(settings), Database(settings)
+    users = await on_primary(primary_url, "SELECT array_agg(id ORDER BY id) FROM users")
+    customer, someone_else = users[:2]
+    try:
+        await replica.caught_up()
+        await replica.pause_replay()
+        try:
+            update = "UPDATE users SET email = email WHERE id = $1 RETURNING id"
+            assert await on_primary(primary_url, update, customer) == customer
+            await one_process.wrote([customer])
+            await another.check()
+            assert not await on_a_replica(another.reader([customer]))
+            assert await on_a_replica(another.reader([someone_else]))
+            assert await on_a_replica(another.reader())
+        finally:
+            await replica.resume_replay()
+        await another.check()
+        assert await on_a_replica(another.reader([customer]))
+    finally:
+        await one_process.close()
+        await another.close()
 
 
 async def test_a_replica_lagging_beyond_the_bound_is_skipped(

@@ -542,6 +542,8 @@ class EventService:
         await self._notify(interactions)
 
     # --- reading ---------------------------------------------------------------------------
+    # A customer's events come from a read replica only once it has applied their own writes
+    # (`Database.reader(user_ids)`); look-ups by event id stay on the primary.
 
     async def interactions_by_ids(self, ids: Sequence[int]) -> dict[int, Interaction]:
         if not ids:

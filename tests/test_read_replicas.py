@@ -244,8 +244,6 @@ async def test_a_replica_lagging_beyond_the_bound_is_skipped(
             assert fallbacks("lag") > lagging and reads("primary") > on_the_primary
         finally:
             await replica.resume_replay()
-        await database.check()
-        assert database.replicas[0].lag_seconds == 0
 
 
 async def test_reads_skip_a_dead_replica_for_the_next_one(
@@ -269,17 +267,16 @@ async def test_reads_skip_a_dead_replica_for_the_next_one(
 async def test_the_trainer_loads_events_from_the_replica(
     primary_url: str, replica: StreamingReplica, tmp_path: Path
 ) -> None:
+    another_view = (
+        "INSERT INTO interactions (user_id, product_id, type, quantity, occurred_at)"
+        " SELECT user_id, product_id, 'view', 1, now() FROM interactions"
+        " ORDER BY id DESC LIMIT 1 RETURNING id"
+    )
+    applied = await on_primary(primary_url, another_view)
     await replica.caught_up()
     await replica.pause_replay()
     try:
-        applied = await on_primary(primary_url, "SELECT max(id) FROM interactions")
-        newest = await on_primary(
-            primary_url,
-            "INSERT INTO interactions (user_id, product_id, type, quantity, occurred_at)"
-            " SELECT user_id, product_id, 'view', 1, now() FROM interactions"
-            " ORDER BY id DESC LIMIT 1 RETURNING id",
-        )
-        assert newest > applied
+        assert await on_primary(primary_url, another_view) > applied
         await train_once(replica_settings(primary_url, replica, tmp_path))
     finally:
         await replica.resume_replay()

@@ -59,7 +59,7 @@ test("GraphiQL loads offline under the CSP, runs a query and autocompletes", asy
   await queryEditor.click();
   await page.keyboard.press("Control+A");
   await page.keyboard.press("Delete");
-  await page.keyboard.type("{ categ");
+  await page.keyboard.type("query Categories { categ");
   const hints = page.locator(".CodeMirror-hints");
   await hints.waitFor();
   assert.match(await hints.innerText(), /categories/, "autocomplete suggests `categories`");
@@ -68,6 +68,8 @@ test("GraphiQL loads offline under the CSP, runs a query and autocompletes", asy
   await page.waitForFunction(() => /\bcategories\b/.test(document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue()));
   // Close the selection set whether or not the editor closed the bracket itself.
   if (!/}\s*$/.test(await editorText())) await page.keyboard.type(" }");
+  // GraphiQL takes the operation name from the edited text (debounced); its tab shows it.
+  await page.getByRole("tab", { name: /Categories/ }).waitFor();
   await page.getByRole("button", { name: /Execute query/i }).click();
   try {
     await page.waitForFunction(() => /"categories"/.test(document.querySelector(".result-window")?.textContent ?? ""));

@@ -16,7 +16,9 @@ const fetcher = createGraphiQLFetcher({ url: endpoint.href, subscriptionUrl: soc
 
 const DEFAULT_QUERY = `# The recommender's GraphQL API. Ctrl-Space completes, Ctrl-Enter runs.
 # Signed-in queries (me, recommendations) need a header: {"Authorization": "Bearer <token>"}.
-query Trending {
+# (Anonymous on purpose: GraphiQL 4 keeps a previous operation name when a named query is
+# replaced by an anonymous one, and then refuses to run it.)
+{
   trending(first: 5) {
     id
     name

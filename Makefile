@@ -41,7 +41,8 @@ schema-check: install
 
 test: python-test web-test web-e2e
 
-python-test: install lint schema-check debian-packages
+# web-build: tests/test_graphiql.py checks the GraphiQL page of the real build (it skips without one).
+python-test: install lint schema-check debian-packages web-build
 	$(BIN)/pytest -q
 
 web/node_modules/.installed: web/package-lock.json

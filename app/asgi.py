@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -37,20 +37,27 @@ from app.security import (
     rate_limit_retry_after,
     security_middleware,
 )
-from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.settings import Settings, get_settings
 from schema import build_schema
 from schema.context import Context
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 LAG_PROBE_SECONDS = 0.1
 log = logging.getLogger(__name__)
-WEB_DIST = PROJECT_ROOT / "web" / "dist"
+GRAPHIQL_PAGE = "graphiql.html"  # a second entry of the web build (web/vite.config.ts)
+GRAPHIQL_NOT_BUILT = (
+    "GraphiQL is served from the web build, which is missing on this server: "
+    "run `make web-build`, then reload this page.\n"
+)
 
 
 class SinglePageApp(StaticFiles):
-    """The built web app; unknown paths without a file extension get `index.html`."""
+    """The built web app; unknown paths without a file extension get `index.html`. GraphiQL's
+    page is served only at /graphql (where the GRAPHIQL setting decides), never by name."""
 
     async def get_response(self, path: str, scope: Any) -> Response:
+        if path == GRAPHIQL_PAGE:
+            return await super().get_response("index.html", scope)  # the shop's not-found page
         try:
             return await super().get_response(path, scope)
         except StarletteHTTPException as error:
@@ -69,13 +76,20 @@ class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view plus bearer auth and GraphQL-over-HTTP media types."""
 
     def __init__(self, services: Services) -> None:
-        production = services.settings.is_production
         self.rate_limiter = build_rate_limiter(services.settings)  # None when disabled
         super().__init__(
             build_schema(services.settings, self.rate_limiter),
-            graphql_ide=None if production else "graphiql",
+            graphql_ide="graphiql" if services.settings.graphiql_enabled else None,
         )
         self.services = services
+        self.graphiql_page = services.settings.web_dist / GRAPHIQL_PAGE
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL build (every asset from this origin, so it works offline and under the
+        strict CSP), not Strawberry's CDN page; a plain hint when the web app is not built."""
+        if not self.graphiql_page.is_file():
+            return PlainTextResponse(GRAPHIQL_NOT_BUILT, status_code=503)
+        return FileResponse(self.graphiql_page, headers={"cache-control": "no-cache"})
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -247,8 +261,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]
-    if (WEB_DIST / "index.html").exists():
-        routes.append(Mount("/", app=SinglePageApp(directory=WEB_DIST, html=True)))
+    if (settings.web_dist / "index.html").exists():
+        routes.append(Mount("/", app=SinglePageApp(directory=settings.web_dist, html=True)))
     middleware = [Middleware(RequestLogMiddleware), *security_middleware(settings)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.services = services

@@ -22,7 +22,6 @@ from app.errors import ErrorCode
 from app.settings import Settings
 
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-GRAPHQL_PATH = "/graphql"
 
 # For the Vite-built React app served from this origin: its scripts, styles and fonts come
 # from here; product images may be absolute URLs elsewhere (https) or data: URIs.
@@ -146,12 +145,14 @@ class BodySizeLimitMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Security headers on every HTTP response; the strict CSP on all but development GraphiQL
-    (which loads its scripts from a CDN); HSTS in production."""
+    """Security headers on every HTTP response, the strict CSP included (GraphiQL too: it is
+    built into web/dist and loads nothing from elsewhere); HSTS in production."""
 
     def __init__(self, app: ASGIApp, production: bool) -> None:
         self.app = app
-        self.production = production
+        self.headers = dict(BASE_HEADERS, **{"content-security-policy": CONTENT_SECURITY_POLICY})
+        if production:
+            self.headers["strict-transport-security"] = HSTS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,27 +163,13 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 present = {name.lower() for name, _ in headers}
-                for name, value in self._headers(scope, headers).items():
+                for name, value in self.headers.items():
                     if name.encode() not in present:
                         headers.append((name.encode(), value.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-    def _headers(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-        result = dict(BASE_HEADERS)
-        content_type = dict(headers).get(b"content-type", b"")
-        graphiql = (
-            not self.production
-            and scope.get("path") == GRAPHQL_PATH
-            and content_type.startswith(b"text/html")
-        )
-        if not graphiql:
-            result["content-security-policy"] = CONTENT_SECURITY_POLICY
-        if self.production:
-            result["strict-transport-security"] = HSTS
-        return result
 
 
 def http_error_response(status_code: int, reason: str) -> JSONResponse:

@@ -103,7 +103,12 @@ class Settings(BaseSettings):
     rate_limit_key_prefix: str = "recommender:ratelimit"
     max_body_bytes: int = Field(default=256_000, ge=1)  # a 500-event batch fits
     cors_origins: str = ""
+    # GraphiQL at GET /graphql for browsers (and introspection, which it needs): None = on in
+    # development, off in production; true or false overrides the environment's default.
+    graphiql: bool | None = None
     # --- end security limits ---
+    # The built web app (`make web-build`): the shop at /, GraphiQL's page and assets.
+    web_dist: Path = PROJECT_ROOT / "web" / "dist"
     # JSON list of ExperimentDefinition; at most one active (it decides who gets which model).
     experiments: list[ExperimentDefinition] = Field(default_factory=list)
 
@@ -139,6 +144,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served (and introspection allowed): GRAPHIQL, else outside production."""
+        return not self.is_production if self.graphiql is None else self.graphiql
 
 
 @lru_cache

@@ -2,8 +2,8 @@
 
 Before execution every operation passes: a token limit (while parsing), depth and alias limits
 (validation; depth also stops recursion such as `similar { similar { … } }`), introspection off in
-production, no NUL character in any string argument (PostgreSQL cannot store one), and the query
-cost limit plus the per-client rate limit (`schema.extensions.cost`).
+production (unless GRAPHIQL=true), no NUL character in any string argument (PostgreSQL cannot
+store one), and the query cost limit plus the per-client rate limit (`schema.extensions.cost`).
 All are per-request factories (Strawberry builds a fresh extension for each operation).
 """
 
@@ -44,7 +44,7 @@ def limit_extensions(
         max_depth_rule(settings.max_query_depth, None, None),
         max_aliases_rule(settings.max_aliases),
     ]
-    if settings.is_production:
+    if settings.is_production and not settings.graphiql_enabled:  # GRAPHIQL=true needs it
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),

@@ -61,7 +61,9 @@ echo "e2e: server ready at $BASE_URL"
 
 node "$WEB/scripts/bundle-size.mjs"
 status=0
-BASE_URL="$BASE_URL" node --test --test-concurrency=1 --test-reporter=spec "$WEB/e2e/shop.e2e.mjs" || status=$?
+# The shop flow, then GraphiQL offline, then axe on every page (one file at a time).
+BASE_URL="$BASE_URL" node --test --test-concurrency=1 --test-reporter=spec \
+  "$WEB/e2e/shop.e2e.mjs" "$WEB/e2e/graphiql.e2e.mjs" "$WEB/e2e/a11y.e2e.mjs" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "---- server log (tail) ----" >&2
   tail -n 40 "$TMP/server.log" >&2

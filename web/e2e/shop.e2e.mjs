@@ -51,6 +51,8 @@ async function expectSoon(check, message) {
 async function goHome() {
   await page.getByRole("link", { name: "Hearth & Co. home" }).click();
   await page.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor({ timeout: TIMEOUT });
+  await page.getByRole("heading", { name: "Recommended for you" }).waitFor();
+  await page.getByRole("heading", { name: "Popular in the shop" }).waitFor();
 }
 
 before(async () => {
@@ -112,7 +114,14 @@ test("register signs the customer in and shows recommendations", async () => {
   await page.getByTestId("password-error").waitFor();
   await page.getByLabel("Password").fill(user.password);
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor();
+  // A first visit: no "Welcome back", and one honest list of what is popular (not the same
+  // products twice as "Recommended for you" and "Popular in the shop").
+  await page.getByRole("heading", { level: 1, name: `Welcome, ${user.username}` }).waitFor();
+  await page.getByTestId("recommendations-title").filter({ hasText: "Popular right now" }).waitFor();
+  assert.equal(await page.getByRole("heading", { name: /Welcome back/ }).count(), 0, "not greeted as a returning customer");
+  assert.equal(await page.getByRole("heading", { name: "Recommended for you" }).count(), 0);
+  assert.equal(await page.getByRole("heading", { name: "Popular in the shop" }).count(), 0, "one list, not two identical ones");
+  assert.ok(await page.getByRole("link", { name: "Browse the shop" }).isVisible(), "a prompt to browse");
   state.initial = await recommendationIds();
   assert.ok(state.initial.length > 0, "some recommendations");
   const chips = await page.getByTestId("recommendation").first().locator(".chip").count();
@@ -145,6 +154,18 @@ test("search for 'heart', load more, open a product with similar products", asyn
   await page.getByTestId("similar-products").locator("article").first().waitFor();
   assert.ok((await page.getByTestId("similar-products").locator("article").count()) > 0, "similar products shown");
   await page.screenshot({ path: join(SHOTS, "product.png"), fullPage: true });
+});
+
+test("an unknown or malformed product id gets a not-found page with a way home, no retry", async () => {
+  for (const id of ["garbage", "UHJvZHVjdDo5OTk5OTk5", "VXNlcjox"]) {
+    await page.goto(`/product/${id}`);
+    await page.getByRole("heading", { level: 1, name: "We couldn't find that product" }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Try again" }).count(), 0, `no retry for ${id}`);
+    assert.equal(await page.getByText(/Something went wrong|is not the id of/).count(), 0, "no API message");
+    assert.ok(await page.getByRole("link", { name: "Go to the home page" }).isVisible());
+  }
+  await page.goto(state.heartUrl);
+  await page.getByRole("heading", { level: 1, name: state.heartName }).waitFor();
 });
 
 test("add to cart (quantity 2) and see the recommendations change", async () => {
@@ -423,7 +444,7 @@ test("a visitor's views give picks for the visit, and registering keeps them", a
     await p.getByLabel("Email").fill(visitor.email);
     await p.getByLabel("Password").fill(visitor.password);
     await p.getByRole("button", { name: "Create account" }).click();
-    await p.getByRole("heading", { name: `Welcome back, ${visitor.username}` }).waitFor();
+    await p.getByTestId("greeting").filter({ hasText: visitor.username }).waitFor();
     assert.equal(await p.evaluate(() => localStorage.getItem("shop.visitor")), null, "the visit became the account");
 
     await p.getByTestId("account-link").click();

@@ -30,9 +30,11 @@ interface Props {
   children?: ReactNode;
   badge?: ReactNode;
   showAddToCart?: boolean;
+  /** A product already in the cart shows "In your cart" instead of "Add to cart". */
+  markInCart?: boolean;
 }
 
-export function ProductCard({ product, onOpen, children, badge, showAddToCart = true }: Props) {
+export function ProductCard({ product, onOpen, children, badge, showAddToCart = true, markInCart = false }: Props) {
   const name = displayName(product.name);
   return (
     <article className="card" aria-label={name}>
@@ -54,7 +56,7 @@ export function ProductCard({ product, onOpen, children, badge, showAddToCart = 
       </div>
       {showAddToCart ? (
         <div className="card__actions">
-          <AddToCartButton product={product} compact />
+          <AddToCartButton product={product} compact markInCart={markInCart} />
         </div>
       ) : null}
     </article>

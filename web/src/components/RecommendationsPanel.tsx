@@ -1,4 +1,5 @@
 import { useId, useState } from "react";
+import type { ReactNode } from "react";
 import { useLazyQuery, useQuery, useSubscription } from "@apollo/client/react";
 import { graphql } from "../gql";
 import type { ReasonKind, RecommendationItem_RecommendationFragment } from "../gql/graphql";
@@ -165,6 +166,12 @@ export function RecommendationItem({ recommendation }: { recommendation: Recomme
   );
 }
 
+/** A list with nothing personal in it: every pick is there only because it is popular (the
+ * cold-start fallback for a customer without events), or the list is empty. */
+export function isColdStart(items: readonly Pick<RecommendationItem_RecommendationFragment, "reasons">[]): boolean {
+  return items.every((item) => item.reasons.every((reason) => reason.kind === "TRENDING"));
+}
+
 /** "Because you viewed X" for a visitor's list, from the first reason that names a viewed product. */
 export function visitTitle(items: readonly RecommendationItem_RecommendationFragment[] | undefined): string {
   for (const item of items ?? []) {
@@ -179,10 +186,13 @@ export function visitTitle(items: readonly RecommendationItem_RecommendationFrag
 export function RecommendationsPanel({
   first = 8,
   title = "Recommended for you",
+  intro = null,
   visit = false,
 }: {
   first?: number;
   title?: string;
+  /** Shown under the heading (e.g. a prompt to browse). */
+  intro?: ReactNode;
   /** A visitor's picks: titled after what they viewed, each with its reason in words. */
   visit?: boolean;
 }) {
@@ -213,6 +223,7 @@ export function RecommendationsPanel({
         <h2 id={headingId} data-testid="recommendations-title">{heading}</h2>
         {loading && items ? <span className="panel__updating" role="status">Updating…</span> : null}
       </div>
+      {intro}
       {error && !items ? <ErrorMessage error={error} onRetry={() => void refetch().catch(() => undefined)} /> : null}
       {!items && loading ? <SkeletonGrid count={first} label="Loading your recommendations…" /> : null}
       {items && items.length === 0 ? (

@@ -28,7 +28,7 @@ export function TrendingPanel({ first = 8, title = "Trending now" }: { first?: n
         <ul className="product-grid" data-testid="trending">
           {items.map((product, i) => (
             <li key={product.id} className="product-grid__item">
-              <ProductCard product={product} badge={i < 3 ? `#${i + 1} trending` : undefined} />
+              <ProductCard product={product} badge={i < 3 ? `#${i + 1} trending` : undefined} markInCart />
             </li>
           ))}
         </ul>

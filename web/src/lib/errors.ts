@@ -26,6 +26,16 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The API's answer for an id that names nothing: NOT_FOUND, or a malformed id
+ * (BAD_USER_INPUT naming the `id` argument). Retrying cannot help either. */
+export function isNotFound(error: unknown): boolean {
+  if (!CombinedGraphQLErrors.is(error)) return false;
+  return error.errors.some((e) => {
+    const code = e.extensions?.["code"];
+    return code === "NOT_FOUND" || (code === "BAD_USER_INPUT" && e.extensions?.["field"] === "id");
+  });
+}
+
 /** A sentence a shopper can act on, never a stack trace. */
 export function friendlyMessage(error: unknown): string {
   const code = errorCode(error);

@@ -30,11 +30,35 @@ describe("LoginPage", () => {
     expect(screen.getByLabelText("Password")).toHaveAccessibleDescription("Wrong username or password");
   });
 
-  it("checks empty fields before asking the server", async () => {
+  it("checks empty fields before asking the server, and moves focus to the first", async () => {
     renderWithApp(<LoginPage />, { route: "/login" });
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(screen.getByTestId("username-error")).toHaveTextContent("Enter your username.");
     expect(screen.getByTestId("password-error")).toHaveTextContent("Enter your password.");
+    expect(screen.getByLabelText("Username")).toHaveFocus();
+  });
+
+  it("moves focus to the field the server's error names, or to the error summary", async () => {
+    const login = failed([{ field: "password", message: "Wrong username or password", code: "UNAUTHENTICATED" }]);
+    renderWithApp(<LoginPage />, {
+      route: "/login",
+      mocks: [
+        { request: { query: LoginDocument, variables: { username: "alice", password: "not-it-at-all" } }, result: { data: { login } } },
+        { request: { query: LoginDocument, variables: { username: "alice", password: "second-try-pw" } }, error: new TypeError("Failed to fetch") },
+      ],
+    });
+    await userEvent.type(screen.getByLabelText("Username"), "alice");
+    await userEvent.type(screen.getByLabelText("Password"), "not-it-at-all");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    await screen.findByTestId("password-error");
+    expect(screen.getByLabelText("Password")).toHaveFocus();
+
+    await userEvent.clear(screen.getByLabelText("Password"));
+    await userEvent.type(screen.getByLabelText("Password"), "second-try-pw");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    const summary = await screen.findByTestId("form-error");
+    expect(summary).toHaveTextContent("We can't reach the shop");
+    expect(summary).toHaveFocus();
   });
 });
 

@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useId, useRef, useState } from "react";
 import type { FormEvent } from "react";
 import { useMutation } from "@apollo/client/react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
@@ -6,6 +6,7 @@ import { graphql } from "../gql";
 import { useAuth } from "../auth";
 import { fieldErrors, friendlyMessage } from "../lib/errors";
 import type { FieldErrors, UserErrorLike } from "../lib/errors";
+import { useFocusFirstError } from "../lib/useFocusFirstError";
 import { useTitle } from "../lib/useTitle";
 import { endVisit, isUnauthenticated, visitToken } from "../visit";
 
@@ -116,6 +117,8 @@ function useAuthForm() {
   const [params] = useSearchParams();
   const next = safeNext(params.get("next"));
   const [errors, setErrors] = useState<FieldErrors>({});
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(errors, formRef);
 
   /** Runs `mutate`; a token signs in and leaves for `next`, errors land next to their fields. */
   const complete = async (mutate: () => Promise<AuthPayload | null | undefined>, failure: string): Promise<void> => {
@@ -139,19 +142,19 @@ function useAuthForm() {
   /** `path` keeping the `next` destination. */
   const linkTo = (path: string) => `${path}${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`;
 
-  return { signedIn: status === "signedIn", next, errors, setErrors, complete, linkTo };
+  return { signedIn: status === "signedIn", next, errors, setErrors, complete, linkTo, formRef };
 }
 
 function FormError({ id, message }: { id: string; message?: string }) {
   return message ? (
-    <p className="notice notice--error" role="alert" id={id} data-testid="form-error">
+    <p className="notice notice--error" role="alert" id={id} data-testid="form-error" data-error-summary tabIndex={-1}>
       {message}
     </p>
   ) : null;
 }
 
 export function LoginPage() {
-  const { signedIn, next, errors, setErrors, complete, linkTo } = useAuthForm();
+  const { signedIn, next, errors, setErrors, complete, linkTo, formRef } = useAuthForm();
   const id = useId();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
@@ -162,6 +165,7 @@ export function LoginPage() {
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
+    if (loading) return;
     const local: FieldErrors = {};
     if (!username.trim()) local["username"] = "Enter your username.";
     if (!password) local["password"] = "Enter your password.";
@@ -182,11 +186,11 @@ export function LoginPage() {
         </>
       }
     >
-      <form onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
+      <form ref={formRef} onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
         <FormError id={`${id}-form-error`} message={errors["_"]} />
         <Field id={`${id}-username`} name="username" label="Username" type="text" value={username} onChange={setUsername} error={errors["username"]} autoComplete="username" />
         <Field id={`${id}-password`} name="password" label="Password" type="password" value={password} onChange={setPassword} error={errors["password"]} autoComplete="current-password" />
-        <button type="submit" className="button button--large button--block" disabled={loading}>
+        <button type="submit" className="button button--large button--block" aria-disabled={loading}>
           {loading ? "Signing in…" : "Sign in"}
         </button>
       </form>
@@ -195,7 +199,7 @@ export function LoginPage() {
 }
 
 export function RegisterPage() {
-  const { signedIn, next, errors, setErrors, complete, linkTo } = useAuthForm();
+  const { signedIn, next, errors, setErrors, complete, linkTo, formRef } = useAuthForm();
   const id = useId();
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
@@ -207,6 +211,7 @@ export function RegisterPage() {
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
+    if (loading) return;
     const local: FieldErrors = {};
     if (!USERNAME_PATTERN.test(username.trim())) {
       local["username"] = "Use 3 to 64 letters, digits, dots, dashes or underscores.";
@@ -233,12 +238,12 @@ export function RegisterPage() {
       }
     >
       <p className="auth__lead">Get picks made for you from what you browse and buy.</p>
-      <form onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
+      <form ref={formRef} onSubmit={onSubmit} noValidate aria-describedby={errors["_"] ? `${id}-form-error` : undefined}>
         <FormError id={`${id}-form-error`} message={errors["_"]} />
         <Field id={`${id}-username`} name="username" label="Username" type="text" value={username} onChange={setUsername} error={errors["username"]} hint="3 to 64 letters, digits, . _ or -" autoComplete="username" />
         <Field id={`${id}-email`} name="email" label="Email" type="email" value={email} onChange={setEmail} error={errors["email"]} autoComplete="email" />
         <Field id={`${id}-password`} name="password" label="Password" type="password" value={password} onChange={setPassword} error={errors["password"]} hint={`At least ${MIN_PASSWORD} characters`} autoComplete="new-password" />
-        <button type="submit" className="button button--large button--block" disabled={loading}>
+        <button type="submit" className="button button--large button--block" aria-disabled={loading}>
           {loading ? "Creating your account…" : "Create account"}
         </button>
       </form>

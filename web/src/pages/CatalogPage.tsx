@@ -1,10 +1,11 @@
-import { useEffect, useId, useState } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import type { FormEvent } from "react";
 import { useQuery } from "@apollo/client/react";
 import { useSearchParams } from "react-router";
 import { graphql } from "../gql";
 import { ProductCard } from "../components/ProductCard";
 import { EmptyState, ErrorMessage, SkeletonGrid } from "../components/Status";
+import { useFocusFirstError } from "../lib/useFocusFirstError";
 import { useTitle } from "../lib/useTitle";
 
 export const PAGE_SIZE = 20;
@@ -88,6 +89,7 @@ export function ProductList({
 
   return (
     <div aria-busy={loading}>
+      <h2 className="visually-hidden">Products</h2>
       <p className="result-count" role="status" data-testid="result-count">
         {connection.totalCount === 0
           ? "No products found"
@@ -136,6 +138,8 @@ export function CatalogPage() {
 
   const [draft, setDraft] = useState({ q: search ?? "", category: category ?? "", min: params.get("min") ?? "", max: params.get("max") ?? "" });
   const [errors, setErrors] = useState<{ min?: string; max?: string }>({});
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(errors, formRef);
   useEffect(() => {
     setDraft({ q: search ?? "", category: category ?? "", min: params.get("min") ?? "", max: params.get("max") ?? "" });
   }, [search, category, params]);
@@ -173,7 +177,7 @@ export function CatalogPage() {
       <div className="page-head">
         <h1>{search ? `Results for “${search}”` : category ?? "All products"}</h1>
       </div>
-      <form className="filters" onSubmit={apply} aria-label="Filter products" noValidate>
+      <form ref={formRef} className="filters" onSubmit={apply} aria-label="Filter products" noValidate>
         <div className="field filters__search">
           <label htmlFor={`${formId}-q`}>Search</label>
           <input

@@ -9,8 +9,10 @@ import { AddToCartButton } from "../components/AddToCartButton";
 import { ProductCard } from "../components/ProductCard";
 import { ProductImage } from "../components/ProductImage";
 import { EmptyState, ErrorMessage, SkeletonGrid, Spinner } from "../components/Status";
+import { isNotFound } from "../lib/errors";
 import { displayName, formatPrice } from "../lib/format";
 import { useTitle } from "../lib/useTitle";
+import { NotFoundPage } from "./NotFoundPage";
 
 export const ProductDocument = graphql(`
   query Product($id: ID!) {
@@ -50,7 +52,7 @@ function SimilarProducts({ id }: { id: string }) {
         <ul className="product-grid" data-testid="similar-products">
           {items.map((p) => (
             <li key={p.id} className="product-grid__item">
-              <ProductCard product={p} />
+              <ProductCard product={p} markInCart />
             </li>
           ))}
         </ul>
@@ -78,20 +80,14 @@ export function ProductPage() {
   const [quantity, setQuantity] = useState(1);
   const qtyId = useId();
   useRecordView(product?.id, Boolean(product));
-  useTitle(product ? displayName(product.name) : loading ? "Loading…" : "Product");
+  const notFound = (!product && !loading && !error) || (!product && isNotFound(error));
+  useTitle(product ? displayName(product.name) : loading ? "Loading…" : notFound ? "Product not found" : "Product");
   useEffect(() => setQuantity(1), [id]);
 
+  // An unknown or malformed id: a not-found page, no retry (asking again cannot help).
+  if (notFound) return <NotFoundPage what="product" />;
   if (error && !product) return <ErrorMessage error={error} onRetry={() => void refetch().catch(() => undefined)} />;
-  if (!product && loading) return <Spinner label="Loading product…" />;
-  if (!product) {
-    return (
-      <EmptyState title="This product isn't in the shop any more">
-        <p>
-          It may have sold out or been retired. <Link to="/shop">Browse the shop</Link> for something similar.
-        </p>
-      </EmptyState>
-    );
-  }
+  if (!product) return <Spinner label="Loading product…" />;
 
   const name = displayName(product.name);
   return (

@@ -94,7 +94,9 @@ class Recommender:
             now = events.timestamps.max() if len(events) else np.datetime64("now", "s")
         now = np.datetime64(now, "s")
         product_index = {p: i for i, p in enumerate(catalog.product_ids.tolist())}
-        prep = prepare_events(events, product_index, now, cfg.recency_window_days)
+        prep = prepare_events(
+            events, product_index, now, cfg.recency_window_days, cfg.max_idle_days
+        )
         state = build_state(cfg, catalog, prep, now, product_index)
         content = fit_model("content", state, cfg) if cfg.content else None
         cf = fit_model(cfg.cf, state, cfg)
@@ -365,7 +367,7 @@ class Recommender:
         if not score.any():
             same = st.category_codes == st.category_codes[item]
             score = np.where(
-                same if st.category_codes[item] >= 0 else np.ones(m, bool), sc.fallback, 0.0
+                same if st.category_codes[item] >= 0 else np.ones(m, bool), sc.cold_start, 0.0
             )
         score = score + 1e-6 * sc.fallback
         score[item] = -np.inf

@@ -14,9 +14,21 @@ import scipy.sparse as sp
 from engine.config import BlendWeights
 from engine.events import FULL_WEIGHT
 from engine.models import Profiles, ScoringModel
-from engine.models.trend import decayed_popularity, newness
+from engine.models.trend import CustomerEvidence, newness, trending_rate
 from engine.rules import Picker, preferred_categories
 from engine.training import TrainingState
+
+
+def customer_evidence(state: TrainingState) -> CustomerEvidence:
+    """The state's events counted once per customer, product and `trend_window_days`."""
+    prep = state.prepared
+    return CustomerEvidence.count(
+        np.searchsorted(state.user_ids, prep.users),
+        prep.items,
+        prep.weights / FULL_WEIGHT,
+        prep.age_days,
+        state.config.trend_window_days,
+    )
 
 
 def row_normalise(x: np.ndarray) -> np.ndarray:
@@ -40,8 +52,10 @@ def normalised(model: ScoringModel | None, weight: float, batch: Profiles) -> np
 class Scorer:
     """Blended scores with business rules for a fitted state, its models and blend weights.
 
-    pop, new (m,): trend parts; fallback (m,) float32: the list of customers without a profile
-    (trend scaled to a top of 1); trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
+    pop, new (m,): the blend's trend parts (popularity of customer-windows, newness); fallback
+    (m,) float32: the shop-facing trending score (`trending_rate` scaled to a top of 1; 0 = not
+    trending: too few distinct customers), also the list of customers without a profile;
+    trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
     float32: trend_part plus a tiny share of fallback that breaks ties. Read-only.
     """
 
@@ -60,24 +74,33 @@ class Scorer:
                 self.cf = cf.with_popularity_exponent(blend.cf_popularity_exponent)
         self.content = content
         m = len(state.catalog)
-        prep = state.prepared
-        w = prep.weights / FULL_WEIGHT
-        self.pop = decayed_popularity(
-            prep.items, w, prep.age_days, blend.popularity_half_life_days, m
-        )
+        cfg = state.config
+        evidence = customer_evidence(state)
+        supported = evidence.supported(m, cfg.trend_min_customers, cfg.trend_support_days)
+        self.pop = evidence.popularity(blend.popularity_half_life_days, m, supported)
         self.new = (
-            newness(state.first_seen_age, blend.newness_half_life_days)
+            newness(state.first_seen_age, blend.newness_half_life_days) * supported
             if blend.newness
             else np.zeros(m)
         )
-        trend = blend.popularity * self.pop + blend.newness * self.new
-        if not trend.any():
-            trend = decayed_popularity(prep.items, w, prep.age_days, 7.0, m)
-        top = trend.max() if m else 0.0
-        self.fallback = (trend / top if top > 0 else trend).astype(np.float32)
+        rate = trending_rate(
+            evidence,
+            m,
+            cfg.trend_min_customers,
+            cfg.trend_prior_half_life_days,
+            cfg.trend_support_days,
+        )
+        top = rate.max() if m else 0.0
+        self.fallback = (rate / top if top > 0 else rate).astype(np.float32)
         self.trend_part = blend.popularity * self.pop + blend.newness * self.new
         self.trend_vector = (self.trend_part + 1e-6 * self.fallback).astype(np.float32)
         self.picker = Picker(state.category_codes, state.config.max_per_category)
+
+    @property
+    def cold_start(self) -> np.ndarray:
+        """(m,) float32 scores of a customer without a profile: the trending list first
+        (`fallback`), then the other products by their popularity (a millionth of a point)."""
+        return (self.fallback + np.float32(1e-6) * self.pop).astype(np.float32)
 
     def components(self, batch: Profiles) -> tuple[np.ndarray, np.ndarray]:
         """(cf_n, content_n), each (b x m) float32 in [0, 1], per-customer max-normalised."""
@@ -109,7 +132,7 @@ class Scorer:
         base += self.trend_vector[None, :]
         empty = np.flatnonzero(np.diff(batch.profiles.indptr) == 0)
         if len(empty):
-            base[empty] = self.fallback[None, :]
+            base[empty] = self.cold_start[None, :]
         boosted = np.zeros((0, 0), dtype=bool)
         cfg = self.state.config
         if cfg.category_boost and len(self.state.category_names):

@@ -14,20 +14,23 @@ import scipy.sparse as sp
 from engine.config import BlendWeights
 from engine.events import FULL_WEIGHT
 from engine.models import Profiles, ScoringModel
-from engine.models.trend import CustomerEvidence, newness, trending_rate
+from engine.models.trend import CustomerEvidence, activity_anchor, newness, trending_rate
 from engine.rules import Picker, preferred_categories
 from engine.training import TrainingState
 
 
-def customer_evidence(state: TrainingState) -> CustomerEvidence:
-    """The state's events counted once per customer, product and `trend_window_days`."""
+def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerEvidence:
+    """The state's events counted once per customer, product and `trend_window_days`; ages
+    from the state's `now`, or with `anchored` from the last moment a product reached
+    `trend_min_customers` distinct customers (`activity_anchor`; newer events get age 0)."""
     prep = state.prepared
+    customers = np.searchsorted(state.user_ids, prep.users)
+    ages = prep.age_days
+    if anchored:
+        anchor = activity_anchor(customers, prep.items, ages, state.config.trend_min_customers)
+        ages = np.maximum(ages - anchor, 0.0)
     return CustomerEvidence.count(
-        np.searchsorted(state.user_ids, prep.users),
-        prep.items,
-        prep.weights / FULL_WEIGHT,
-        prep.age_days,
-        state.config.trend_window_days,
+        customers, prep.items, prep.weights / FULL_WEIGHT, ages, state.config.trend_window_days
     )
 
 
@@ -84,7 +87,7 @@ class Scorer:
             else np.zeros(m)
         )
         rate = trending_rate(
-            evidence,
+            customer_evidence(state, anchored=True),
             m,
             cfg.trend_min_customers,
             cfg.trend_prior_half_life_days,

@@ -20,6 +20,30 @@ import numpy as np
 from engine.training import decay
 
 
+def activity_anchor(
+    customers: np.ndarray, items: np.ndarray, age_days: np.ndarray, min_customers: int
+) -> float:
+    """Age in days of the last moment a product reached `min_customers` distinct customers:
+    per product, the `min_customers`-th smallest of its customers' newest-event ages; the
+    smallest of those over products (arrays (n,); 0 when no product has that many customers).
+
+    Trending measures time from here, so events that are no evidence (one or two customers
+    clicking around after a quiet night, or after an imported history) do not move "now".
+    """
+    if len(age_days) == 0 or min_customers <= 1:
+        return 0.0
+    order = np.lexsort((age_days, customers, items))
+    c, i, a = customers[order], items[order], age_days[order]
+    first = np.concatenate(([True], (c[1:] != c[:-1]) | (i[1:] != i[:-1])))
+    i, a = i[first], a[first]  # each customer's newest event per product
+    order = np.lexsort((a, i))
+    i, a = i[order], a[order]
+    starts = np.flatnonzero(np.concatenate(([True], i[1:] != i[:-1])))
+    rank = np.arange(len(i)) - np.repeat(starts, np.diff(np.append(starts, len(i))))
+    reached = a[rank == min_customers - 1]
+    return float(reached.min()) if len(reached) else 0.0
+
+
 @dataclass(frozen=True)
 class CustomerEvidence:
     """Events reduced to one row per (customer, product, window): arrays (r,).

@@ -24,6 +24,7 @@ from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
 from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
+from engine.rules import open_cart
 from engine.scoring import Scorer
 from engine.training import (
     PreparedEvents,
@@ -217,6 +218,8 @@ class Recommender:
         strengths = sp.csr_matrix(self._select_rows(st.strengths, rows))
         strengths.sort_indices()
         excluded = strengths if rule == "interacted" else self._select_rows(st.purchased, rows)
+        if rule == "purchased" and self.config.exclude_cart:
+            excluded = (excluded + open_cart(self._select_rows(st.kinds, rows))).tocsr()
         return Profiles(profile_matrix(strengths), strengths, rows), excluded
 
     def recommend_batch(
@@ -255,6 +258,8 @@ class Recommender:
 
         extra_events: the customer's events since training (their user_ids are not checked);
         they are folded into the profile and exclusions at once; unknown products are ignored.
+        Excluded: the rule's products (purchased, or every interacted one) and, with the
+        config's exclude_cart, the products in the customer's open cart (`rules.open_cart`).
         user_id None or unknown without extra events -> trending. category restricts candidates.
         """
         sc = self.scorer
@@ -267,6 +272,8 @@ class Recommender:
         kinds = st.kinds[row] if row >= 0 else sp.csr_matrix((1, len(st.catalog)))
         if extra_events is not None and len(extra_events):
             batch, excluded, kinds = self._fold_in(batch, excluded, kinds, extra_events, rule)
+            if rule == "purchased" and self.config.exclude_cart:
+                excluded = (excluded + open_cart(kinds)).tocsr()
         final, cf, ct, boosted = sc.scores(batch, excluded, category)
         picked = sc.picker.select(final[0], k)
         if len(picked) == 0:

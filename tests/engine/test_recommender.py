@@ -40,7 +40,9 @@ def test_purchased_products_are_dropped() -> None:
 
 
 def test_exclusion_rule_purchased_vs_interacted() -> None:
-    purchased = fitted(dataclasses.replace(BASE, exclude="purchased", max_per_category=None))
+    purchased = fitted(
+        dataclasses.replace(BASE, exclude="purchased", max_per_category=None, exclude_cart=False)
+    )
     interacted = fitted(dataclasses.replace(BASE, exclude="interacted", max_per_category=None))
     assert "A4" in ids(purchased.recommend("mix", k=13))
     assert "A2" in ids(purchased.recommend("mix", k=13))

@@ -52,9 +52,10 @@ class EngineConfig:
     holds products with >= trend_min_customers distinct customers within trend_support_days,
     ranked by a prior of distinct customers per day (half-life trend_prior_half_life_days) plus
     the latest window's customers where that window alone has >= trend_min_customers of them.
-    The trending list's "now" is the last moment a product reached trend_min_customers distinct
-    customers (`activity_anchor`): until then the last busy day stays "today", so the first
-    clicks after a quiet night or after an imported history move nothing.
+    The trending list's "now" is the newest event with evidence behind it (its product had
+    trend_min_customers distinct customers in its window, `activity_anchor`): until then the
+    last busy day stays "today", so clicks after a quiet night or an imported history move
+    nothing.
     exclude_cart: products in the customer's open cart (added, not bought since) are not
     recommended either.
     """

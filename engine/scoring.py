@@ -21,17 +21,26 @@ from engine.training import TrainingState
 
 def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerEvidence:
     """The state's events counted once per customer, product and `trend_window_days`; ages
-    from the state's `now`, or with `anchored` from the last moment a product reached
-    `trend_min_customers` distinct customers (`activity_anchor`; newer events get age 0)."""
+    from the state's `now`, or with `anchored` from the newest event with evidence behind it
+    (`activity_anchor`: its product had `trend_min_customers` distinct customers in its
+    window). Newer events are left out when anchored: they are no evidence yet (they count once
+    some product reaches the minimum again; in a busy shop that is seconds)."""
     prep = state.prepared
     customers = np.searchsorted(state.user_ids, prep.users)
-    ages = prep.age_days
+    items, weights, ages = prep.items, prep.weights / FULL_WEIGHT, prep.age_days
     if anchored:
-        anchor = activity_anchor(customers, prep.items, ages, state.config.trend_min_customers)
-        ages = np.maximum(ages - anchor, 0.0)
-    return CustomerEvidence.count(
-        customers, prep.items, prep.weights / FULL_WEIGHT, ages, state.config.trend_window_days
-    )
+        cfg = state.config
+        anchor = activity_anchor(
+            customers, items, ages, cfg.trend_min_customers, cfg.trend_window_days
+        )
+        keep = ages >= anchor
+        customers, items, weights, ages = (
+            customers[keep],
+            items[keep],
+            weights[keep],
+            ages[keep] - anchor,
+        )
+    return CustomerEvidence.count(customers, items, weights, ages, state.config.trend_window_days)
 
 
 def row_normalise(x: np.ndarray) -> np.ndarray:

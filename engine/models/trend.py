@@ -21,27 +21,32 @@ from engine.training import decay
 
 
 def activity_anchor(
-    customers: np.ndarray, items: np.ndarray, age_days: np.ndarray, min_customers: int
+    customers: np.ndarray,
+    items: np.ndarray,
+    age_days: np.ndarray,
+    min_customers: int,
+    window_days: float,
 ) -> float:
-    """Age in days of the last moment a product reached `min_customers` distinct customers:
-    per product, the `min_customers`-th smallest of its customers' newest-event ages; the
-    smallest of those over products (arrays (n,); 0 when no product has that many customers).
+    """Age in days of the newest event with evidence behind it: an event whose product had at
+    least `min_customers` distinct customers in the same window (windows of `window_days`
+    counted from the oldest event, so appending events never moves older windows). Arrays (n,);
+    0 when no window of any product has that many customers.
 
-    Trending measures time from here, so events that are no evidence (one or two customers
-    clicking around after a quiet night, or after an imported history) do not move "now".
+    Trending measures time from here and leaves out newer events, so events that are no
+    evidence (one or two customers clicking around after a quiet night, or after an imported
+    history) neither move "now" nor join the latest window.
     """
     if len(age_days) == 0 or min_customers <= 1:
         return 0.0
-    order = np.lexsort((age_days, customers, items))
-    c, i, a = customers[order], items[order], age_days[order]
-    first = np.concatenate(([True], (c[1:] != c[:-1]) | (i[1:] != i[:-1])))
-    i, a = i[first], a[first]  # each customer's newest event per product
-    order = np.lexsort((a, i))
-    i, a = i[order], a[order]
-    starts = np.flatnonzero(np.concatenate(([True], i[1:] != i[:-1])))
-    rank = np.arange(len(i)) - np.repeat(starts, np.diff(np.append(starts, len(i))))
-    reached = a[rank == min_customers - 1]
-    return float(reached.min()) if len(reached) else 0.0
+    window = np.floor((age_days.max() - age_days) / window_days).astype(np.int64)
+    order = np.lexsort((customers, window, items))
+    i, w, c, a = items[order], window[order], customers[order], age_days[order]
+    group = np.concatenate(([True], (i[1:] != i[:-1]) | (w[1:] != w[:-1])))
+    new_customer = group | np.concatenate(([True], c[1:] != c[:-1]))
+    group_id = np.cumsum(group) - 1
+    distinct = np.bincount(group_id, weights=new_customer)
+    backed = distinct[group_id] >= min_customers
+    return float(a[backed].min()) if backed.any() else 0.0
 
 
 @dataclass(frozen=True)

@@ -88,12 +88,15 @@ def test_two_customers_clicking_a_lot_do_not_trend_but_three_buyers_today_do() -
 
 
 def test_clicks_without_evidence_do_not_move_the_activity_anchor() -> None:
-    customers = np.array([0, 1, 2, 3, 4])
-    items = np.array([7, 7, 7, 9, 9])
-    ages = np.array([5.0, 6.0, 8.0, 0.0, 0.1])
-    assert activity_anchor(customers, items, ages, 3) == 8.0  # product 7's third customer
-    assert activity_anchor(customers, items, ages, 2) == 0.1
-    assert activity_anchor(customers, items, ages, 4) == 0.0  # no product has four
+    # product 7: three customers within a day, 5 days ago; product 9: two customers now
+    customers = np.array([0, 1, 2, 3, 4, 3])
+    items = np.array([7, 7, 7, 9, 9, 9])
+    ages = np.array([5.1, 5.2, 5.3, 0.0, 0.1, 0.2])
+    assert activity_anchor(customers, items, ages, 3, 1.0) == 5.1  # product 7's newest
+    assert activity_anchor(customers, items, ages, 2, 1.0) == 0.0  # product 9 counts
+    assert activity_anchor(customers, items, ages, 4, 1.0) == 0.0  # none has four: now
+    spread = np.array([5.0, 6.5, 8.0, 0.0, 0.1, 0.2])  # product 7's customers days apart
+    assert activity_anchor(customers, items, spread, 3, 1.0) == 0.0
 
 
 def test_a_handful_of_clicks_does_not_change_trending_or_cold_start_lists() -> None:

@@ -381,7 +381,8 @@ class Recommender:
         return self._top(score, k)
 
     def trending(self, k: int = 10, category: str | None = None) -> list[tuple[str, float]]:
-        """Time-decayed popularity and newness, optionally within one category; top score 1.0."""
+        """Products with evidence (`Scorer.fallback`: enough distinct customers, a long-term
+        prior plus the latest day's customers), optionally within one category; top 1.0."""
         sc = self.scorer
         score = np.where(sc.fallback > 0, sc.fallback, -np.inf)
         if category is not None:

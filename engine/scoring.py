@@ -3,7 +3,9 @@
 Final score of product i for customer u (before normalisation):
     s = (w_cf * cf_n + w_content * content_n + w_pop * pop + w_new * new) * (1 + boost * preferred)
 cf_n / content_n are the customer's model scores divided by their maximum over the catalog;
-pop / new are time-decayed popularity and product newness in [0, 1].
+pop / new are time-decayed popularity (customers once per product per day) and product newness
+in [0, 1], both 0 for products with fewer than `trend_min_customers` distinct customers.
+Customers without a profile get the shop-facing trending list (`fallback`, `cold_start`).
 """
 
 from __future__ import annotations

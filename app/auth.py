@@ -1,7 +1,9 @@
 """Password hashing (argon2) and JWT access tokens (HS256 with expiry, issuer and audience)."""
 
 import asyncio
+import functools
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +57,9 @@ def weak_secret_reason(settings: Settings) -> str | None:
     return None
 
 
-def issue_token(settings: Settings, user_id: int, role: str, ttl_minutes: int | None = None) -> str:
+def issue_token(
+    settings: Settings, user_id: int, role: str, ttl_minutes: float | None = None
+) -> str:
     """An HS256 JWT for `user_id` valid `ttl_minutes` (default `JWT_TTL_MINUTES`)."""
     now = datetime.now(UTC)
     claims = {
@@ -70,14 +74,29 @@ def issue_token(settings: Settings, user_id: int, role: str, ttl_minutes: int | 
 
 
 def decode_token(settings: Settings, token: str) -> TokenClaims:
-    """Raise InvalidToken for a bad signature, expiry, issuer, audience or shape."""
+    """Raise InvalidToken for a bad signature, expiry, issuer, audience or shape.
+
+    A client sends the same token with every request, so a verified token's claims are kept
+    (bounded): only its expiry is checked again."""
+    claims = _verified_claims(
+        token, settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer
+    )
+    if claims.expires_at <= time.time():
+        raise InvalidToken("Signature has expired")
+    return claims
+
+
+@functools.lru_cache(maxsize=10_000)
+def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> TokenClaims:
+    """The claims of `token` when its signature, audience, issuer and shape are right and it
+    has not expired yet; InvalidToken otherwise (not cached)."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            secret,
             algorithms=["HS256"],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "sub", "iss", "aud"]},
         )
         return TokenClaims(

@@ -199,14 +199,14 @@ def _export_schema() -> int:
 
 async def _store_evaluation(settings: Settings, result: dict[str, Any]) -> None:
     """Keep an evaluation result in the database (the admin view's `offlineEvaluation`)."""
-    from app.db import create_engine, create_session_factory
+    from app.database import Database
     from app.services.evaluations import EvaluationService
 
-    engine = create_engine(settings)
+    database = Database(settings)
     try:
-        await EvaluationService(create_session_factory(engine)).store(result)
+        await EvaluationService(database).store(result)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings | None = None) -> int:

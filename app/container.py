@@ -1,15 +1,16 @@
 """The process-wide set of services, built once per ASGI app from the settings."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cache import build_cache
-from app.db import create_engine, create_session_factory
+from app.database import Database
 from app.services.artifact_store import ArtifactStore, ModelAnnouncements
 from app.services.catalog import CatalogService
 from app.services.evaluations import EvaluationService
-from app.services.events import EventService
+from app.services.events import EventService, StoredEvent
 from app.services.experiments import ExperimentService
 from app.services.explanations import ExplanationService
 from app.services.live import LiveUpdates
@@ -22,8 +23,9 @@ from app.settings import Settings
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    database: Database  # sessions: writer() on the primary, reader() on a replica when fit
+    engine: AsyncEngine  # the primary's
+    sessions: async_sessionmaker[AsyncSession]  # the primary's (database.writer)
     catalog: CatalogService
     users: UserService
     events: EventService
@@ -38,21 +40,28 @@ class Services:
         await self.live.close()
         await self.recommendations.close()
         await self.explanations.close()
-        await self.engine.dispose()
+        await self.database.close()
 
 
 def build_services(settings: Settings) -> Services:
-    engine = create_engine(settings)
-    sessions = create_session_factory(engine)
-    events = EventService(sessions, settings)
+    database = Database(settings)
+    sessions = database.writer
+    events = EventService(database, settings)
+
+    async def note_writers(interactions: Sequence[StoredEvent]) -> None:
+        await database.wrote(interaction.user_id for interaction in interactions)
+
+    # First of the listeners: a customer's reads stay on the primary (read-your-writes) before
+    # anything their event wakes (cached lists, live pushes) reads again.
+    events.subscribe(note_writers)
     experiments = ExperimentService(sessions, settings.experiments)
 
-    catalog = CatalogService(sessions, settings.product_row_ttl_seconds)
+    catalog = CatalogService(database, settings.product_row_ttl_seconds)
     registry = ModelRegistry(
         settings, ModelAnnouncements(sessions), ArtifactStore(settings, sessions)
     )
     recommendations = RecommendationService(
-        sessions,
+        database.reader,
         settings,
         events,
         catalog,
@@ -66,14 +75,15 @@ def build_services(settings: Settings) -> Services:
     events.subscribe(live.on_event)
     return Services(
         settings=settings,
-        engine=engine,
+        database=database,
+        engine=database.engine,
         sessions=sessions,
         catalog=catalog,
-        users=UserService(sessions, settings, events),
+        users=UserService(database, settings, events),
         events=events,
         recommendations=recommendations,
         explanations=ExplanationService(settings, build_cache(settings, "explanations")),
         live=live,
         experiments=experiments,
-        evaluations=EvaluationService(sessions),
+        evaluations=EvaluationService(database),
     )

@@ -125,3 +125,24 @@ EVENT_GROUP_SIZE = Histogram(
     "New events per committed group.",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
 )
+
+# Database reads (app/database.py: primary and read replicas)
+
+DB_READS = Counter(
+    "recommender_db_reads_total",
+    "Read sessions by the server they went to (primary|replica).",
+    ["target"],
+)
+DB_READ_FALLBACKS = Counter(
+    "recommender_db_read_fallbacks_total",
+    "Replicas a read skipped (it went to the next replica or the primary), by reason: down "
+    "(failed its last health check), lag (beyond DATABASE_REPLICA_MAX_LAG_SECONDS), own_write "
+    "(has not applied the reading customer's last write yet), error (connecting failed).",
+    ["reason"],
+)
+DB_REPLICA_LAG = Gauge(
+    "recommender_db_replica_lag_seconds",
+    "How far each replica was behind the primary at its last health check (+Inf: down or "
+    "unknown), by replica (host:port/database).",
+    ["replica"],
+)

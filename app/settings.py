@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./data/recommender.db"
+    # --- read replicas (app/database.py) ---
+    # Comma-separated PostgreSQL streaming replicas of DATABASE_URL; empty: every read on it.
+    database_replica_url: str = ""
+    database_replica_max_lag_seconds: float = Field(default=5.0, ge=0)
+    database_replica_check_seconds: float = Field(default=1.0, gt=0)
+    database_replica_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    # --- end read replicas ---
     app_env: Literal["development", "production"] = "development"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "recommender"
@@ -113,6 +120,20 @@ class Settings(BaseSettings):
         if len(active) > 1:
             raise ValueError(f"at most one experiment may be active, got {active}")
         return value
+
+    @model_validator(mode="after")
+    def _replicas_of_postgresql(self) -> "Settings":
+        for url in self.replica_urls:
+            if not url.startswith("postgresql+asyncpg://"):
+                raise ValueError("DATABASE_REPLICA_URL: each URL must be postgresql+asyncpg://…")
+        if self.replica_urls and not self.database_url.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
+        return self
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The read replicas of DATABASE_REPLICA_URL, in order of preference."""
+        return [url.strip() for url in self.database_replica_url.split(",") if url.strip()]
 
     @property
     def active_experiment(self) -> ExperimentDefinition | None:

@@ -26,8 +26,9 @@ import numpy as np
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 from sqlalchemy import String, func, select, type_coerce
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.database import Database, SessionFactory
 from app.db import create_engine, create_session_factory, wait_for_database
 from app.metrics import MODEL_FITS, MODEL_TRAINING, TRAINER_ROUND
 from app.models import Interaction, Product
@@ -62,8 +63,9 @@ class Published:
     events: int
 
 
-async def read_training_data(sessions: async_sessionmaker[AsyncSession]) -> TrainingData:
-    """Live products and every event, read in partitions of FETCH_PARTITION rows."""
+async def read_training_data(sessions: SessionFactory) -> TrainingData:
+    """Live products and every event, read in partitions of FETCH_PARTITION rows (from a read
+    replica when `sessions` is `Database.reader` and one is fit)."""
     async with sessions() as session:
         products = (
             await session.execute(
@@ -168,12 +170,14 @@ class Trainer:
         self._own_engine = engine is None
         self.engine = engine or create_engine(settings)
         self._sessions = create_session_factory(self.engine)
+        self._database = Database(settings, self.engine)  # event loads: a replica when fit
         self.announcements = ModelAnnouncements(self._sessions)
         self.store = ArtifactStore(settings, self._sessions)
         self._lease = TrainerLease(self._sessions, settings.trainer_lock_seconds)
         self.configs = configs_to_serve(settings)
 
     async def close(self) -> None:
+        await self._database.close()
         if self._own_engine:
             await self.engine.dispose()
 
@@ -237,7 +241,7 @@ class Trainer:
             if not stale:
                 return []
             started = time.perf_counter()
-            data = await read_training_data(self._sessions)
+            data = await read_training_data(self._database.reader)
             published = [await self._publish(config, data) for config in stale]
             seconds = time.perf_counter() - started
             TRAINER_ROUND.observe(seconds)

@@ -194,6 +194,8 @@ def wrk(
                 "-t2",
                 f"-c{connections}",
                 f"-d{seconds}s",
+                "--timeout",
+                "10s",  # a slow answer counts in the latency tail, not as a socket error
                 "--latency",
                 "-s",
                 str(ROOT / "bench" / "wrk" / script),

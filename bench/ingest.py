@@ -4,9 +4,11 @@ Prints one JSON line. Per backend (SQLite, PostgreSQL): single `recordInteractio
 connections (wrk) in rounds alternating with the minimal app's `{ __typename }`, and
 `recordInteractions` batches of 100; every event carries a unique `clientEventId`. Afterwards the
 database is counted: acknowledged events must all be stored, each once (stored - acknowledged
-are calls still in flight when wrk stopped, at most one per connection). Then an exact check: 32
-concurrent clients record single events and batches, retry every batch, and the stored keys must
-equal the acknowledged ones with no duplicate and no retried event stored again.
+are calls still in flight when wrk stopped, at most one per connection and round). Then an exact
+check: 32 concurrent clients record single events and batches, retry every batch, and the stored
+keys must equal the acknowledged ones with no duplicate and no retried event stored again. The
+first models are trained before the server starts and the server's trainer is external, so
+nothing trains while we measure (as in a deployment with the trainer on its own host).
 
     python -m bench.ingest [--backends sqlite,postgresql] [--seconds 9] [--workers 1] [--short]
 """
@@ -148,17 +150,20 @@ async def exact_check(
 
 def measure(backend: str, args: argparse.Namespace, secret: str) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6]
-    with temporary_database(backend) as url:
-        run_cli(url, "db", "upgrade")
-        run_cli(url, "import", args.dataset)
-        tokens = customer_tokens(url, args.customers, secret)
-        products = product_ids(url)
+    with temporary_database(backend) as url, tempfile.TemporaryDirectory() as models:
         env = {
             "JWT_SECRET": secret,
             "MODEL_TTL_SECONDS": "3600",
             "MODEL_RETRAIN_EVENTS": "1000000000",
             "RATE_LIMIT_POINTS_PER_MINUTE": "0",
+            "MODEL_DIR": models,
+            "TRAINER": "external",  # the first models are trained below, as a deployment does
         }
+        run_cli(url, "db", "upgrade", extra_env=env)
+        run_cli(url, "import", args.dataset, extra_env=env)
+        run_cli(url, "train", extra_env=env)
+        tokens = customer_tokens(url, args.customers, secret)
+        products = product_ids(url)
         with (
             server(url, extra_env=env, workers=args.workers) as base,
             minimal_server() as reference_base,

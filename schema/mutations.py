@@ -8,7 +8,7 @@ from app.services.catalog import ProductInput as ProductValues
 from app.services.events import MAX_BATCH, BatchResult, EventError, EventInput, StoredEvent
 from app.services.users import SignedIn
 from schema.context import Context
-from schema.types.common import UserError, decode_id, parse_global_id, payload_or_errors
+from schema.types.common import UserError, decode_id, node_key, payload_or_errors
 from schema.types.enums import ErrorCode, InteractionType
 from schema.types.interaction import (
     Interaction,
@@ -116,13 +116,6 @@ def _interaction_error(item: EventError) -> InteractionError:
         message=error.message,
         code=ErrorCode(error.code.value),
     )
-
-
-def _product_id(value: strawberry.ID) -> int | None:
-    global_id = parse_global_id(value)
-    if global_id and global_id.type_name == "Product" and global_id.node_id.isdigit():
-        return int(global_id.node_id)
-    return None
 
 
 @strawberry.type(description="The result of `recordInteraction`.")
@@ -262,7 +255,10 @@ class Mutation:
         "one transaction and are durable when this returns, even when other events of the same "
         "batch are refused: each refused event comes back in `errors` with its index and field. "
         "Retrying a batch is safe: an event whose `clientEventId` is already stored is not "
-        f"stored again (`new: false`). More than {MAX_BATCH} events refuse the whole call. "
+        f"stored again (`new: false`). More than {MAX_BATCH} events refuse the whole call; so "
+        "does an event that does not fit `InteractionInput` (an unknown `type`, a missing "
+        "field) or a NUL character anywhere: nothing runs, and the error's `extensions.field` "
+        "names the event, e.g. `$events[3].type`. "
         "Costs 10 points plus 1 per event (plus 1 per event when selecting "
         "`results.interaction`)."
     )
@@ -273,7 +269,7 @@ class Mutation:
         service = info.context.services.events
         inputs = [
             EventInput(
-                product_id=_product_id(event.product_id),
+                product_id=node_key(str(event.product_id), "Product"),
                 type=event.type,
                 quantity=event.quantity,
                 occurred_at=event.occurred_at,

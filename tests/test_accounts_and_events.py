@@ -1,6 +1,9 @@
 """Registering, signing in, recording events and reading one's own history."""
 
+import asyncio
+import time
 import uuid
+from typing import Any
 
 from tests.conftest import GraphQLClient
 
@@ -198,3 +201,24 @@ async def test_forged_and_expired_tokens_are_refused(client: GraphQLClient) -> N
         response = await client.post("{ me { username } }", token=token)
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_token_that_worked_is_refused_once_it_expires(client: GraphQLClient) -> None:
+    """Verified tokens are remembered between requests; their expiry is still checked."""
+    from app.auth import issue_token
+
+    token, user_id = await client.register("expiring")
+    settings = client.app.state.services.settings
+    short = issue_token(settings, int(jwt_claims(token)["sub"]), "customer", ttl_minutes=2 / 60)
+    assert (await client.data("{ me { id } }", token=short))["me"]["id"] == user_id
+    claims = jwt_claims(short)
+    await asyncio.sleep(max(0.0, claims["exp"] - time.time()) + 1.1)
+    response = await client.post("{ me { id } }", token=short)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    import jwt
+
+    return dict(jwt.decode(token, options={"verify_signature": False}))

@@ -218,7 +218,15 @@ async def test_an_unknown_type_is_refused_naming_the_event(ingest: GraphQLClient
     events = [batch_event(products[0]), {**batch_event(products[1]), "type": "HOVER"}]
     body = await ingest.query(BATCH, {"events": events}, token)
     assert body["data"] is None
-    assert "events[1].type" in body["errors"][0]["message"] or "HOVER" in str(body["errors"])
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "$events[1].type"}
+    assert "HOVER" in body["errors"][0]["message"]
+    assert await stored_events(ingest, token) == []
+    missing = [batch_event(products[0]), {"type": "VIEW", "clientEventId": "no-product"}]
+    body = await ingest.query(BATCH, {"events": missing}, token)
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "$events[1].productId",
+    }
     assert await stored_events(ingest, token) == []
 
     services = ingest.app.state.services

@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.database import Database
 from app.enums import InteractionType
 from app.errors import ErrorCode, ServiceError, bad_input
 from app.models import Interaction, Product, utcnow
@@ -88,12 +88,11 @@ def _price(value: float, argument: str) -> Decimal:
 
 class CatalogService:
     """The catalog. Product rows read by id are memoised in this process for `row_ttl_seconds`
-    (edits here drop them at once; other processes see an edit within that time)."""
+    (edits here drop them at once; other processes see an edit within that time). Reads go to
+    a read replica when one is fit (an edit reaches them within the replica lag bound)."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], row_ttl_seconds: float = 30.0
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database, row_ttl_seconds: float = 30.0) -> None:
+        self._db = database
         self._row_ttl = row_ttl_seconds
         self._rows: dict[int, tuple[float, Product]] = {}
 
@@ -105,13 +104,13 @@ class CatalogService:
         statement = _filtered(select(Product), product_filter).order_by(Product.id).limit(first + 1)
         if after_id is not None:
             statement = statement.where(Product.id > after_id)
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             rows = (await session.scalars(statement)).all()
         return Page(items=rows[:first], has_next=len(rows) > first)
 
     async def count_products(self, product_filter: ProductFilter) -> int:
         statement = _filtered(select(func.count()).select_from(Product), product_filter)
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             return int(await session.scalar(statement) or 0)
 
     async def products_by_ids(
@@ -128,7 +127,7 @@ class CatalogService:
             else:
                 missing.append(product_id)
         if missing:
-            async with self._sessions() as session:
+            async with self._db.reader() as session:
                 rows = (await session.scalars(select(Product).where(Product.id.in_(missing)))).all()
             for row in rows:
                 found[row.id] = row
@@ -142,7 +141,7 @@ class CatalogService:
         if not skus:
             return {}
         statement = select(Product).where(Product.sku.in_(set(skus)), Product.deleted_at.is_(None))
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             return {product.sku: product for product in (await session.scalars(statement)).all()}
 
     async def purchase_counts(self, product_ids: Sequence[int]) -> dict[int, int]:
@@ -155,7 +154,7 @@ class CatalogService:
             )
             .group_by(Interaction.product_id)
         )
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             counts = {product_id: n for product_id, n in await session.execute(statement)}
         return {product_id: int(counts.get(product_id, 0)) for product_id in product_ids}
 
@@ -168,12 +167,12 @@ class CatalogService:
             .distinct()
             .order_by(Product.category)
         )
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             return [category for category in (await session.scalars(statement)).all() if category]
 
     async def create_product(self, data: ProductInput) -> Product:
         values = _validated(data, creating=True)
-        async with self._sessions() as session, session.begin():
+        async with self._db.writer() as session, session.begin():
             if await session.scalar(select(Product.id).where(Product.sku == values["sku"])):
                 raise ServiceError(ErrorCode.CONFLICT, "A product with this SKU exists", "sku")
             product = Product(**values)
@@ -183,7 +182,7 @@ class CatalogService:
 
     async def update_product(self, product_id: int, data: ProductInput) -> Product:
         values = _validated(data, creating=False)
-        async with self._sessions() as session, session.begin():
+        async with self._db.writer() as session, session.begin():
             product = await session.get(Product, product_id)
             if product is None or product.deleted_at is not None:
                 raise ServiceError(ErrorCode.NOT_FOUND, "No such product", "id")
@@ -194,18 +193,24 @@ class CatalogService:
             for key, value in values.items():
                 setattr(product, key, value)
             product.search_text = search_text(product.name, product.description, product.tags)
-        self._rows.pop(product_id, None)
+        self._edited(product)
         return product
 
     async def delete_product(self, product_id: int) -> Product:
         """Archive the product: it leaves the catalog and recommendations, its events stay."""
-        async with self._sessions() as session, session.begin():
+        async with self._db.writer() as session, session.begin():
             product = await session.get(Product, product_id)
             if product is None or product.deleted_at is not None:
                 raise ServiceError(ErrorCode.NOT_FOUND, "No such product", "id")
             product.deleted_at = utcnow()
-        self._rows.pop(product_id, None)
+        self._edited(product)
         return product
+
+    def _edited(self, product: Product) -> None:
+        """This process serves the edited row at once (a read replica may not have it yet)."""
+        self._rows.pop(product.id, None)
+        if self._row_ttl:
+            self._rows[product.id] = (time.monotonic() + self._row_ttl, product)
 
 
 def _validated(data: ProductInput, creating: bool) -> dict[str, object]:

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.database import Database
 from app.models import Evaluation, utcnow
 
 
@@ -69,12 +69,12 @@ class EvaluationReport:
 
 
 class EvaluationService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def store(self, result: dict[str, Any], ran_at: datetime | None = None) -> None:
         """Keep one run's result (a JSON-serialisable dict) as of `ran_at` (default: now)."""
-        async with self._sessions() as session, session.begin():
+        async with self._db.writer() as session, session.begin():
             await session.execute(
                 insert(Evaluation).values(ran_at=ran_at or utcnow(), result=result)
             )
@@ -86,6 +86,6 @@ class EvaluationService:
             .order_by(Evaluation.ran_at.desc(), Evaluation.id.desc())
             .limit(1)
         )
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             row = (await session.execute(statement)).first()
         return EvaluationReport.from_result(row.ran_at, row.result) if row else None

@@ -29,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import Integer, Table, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database import Database
 from app.db import unavailable_error
 from app.enums import InteractionType, Role
 from app.errors import ErrorCode, ServiceError, bad_input
@@ -192,10 +193,9 @@ def _interaction(values: Any) -> StoredEvent:
 
 
 class EventService:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], settings: Settings | None = None
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database, settings: Settings | None = None) -> None:
+        self._db = database
+        self._sessions = database.writer  # the write path: always the primary
         self._settings = settings or Settings()
         self._listeners: list[EventListener] = []
         self._queue: asyncio.Queue[_Call] | None = None
@@ -542,6 +542,8 @@ class EventService:
         await self._notify(interactions)
 
     # --- reading ---------------------------------------------------------------------------
+    # A customer's events come from a read replica only once it has applied their own writes
+    # (`Database.reader(user_ids)`); look-ups by event id stay on the primary.
 
     async def interactions_by_ids(self, ids: Sequence[int]) -> dict[int, Interaction]:
         if not ids:
@@ -571,7 +573,7 @@ class EventService:
             .order_by(ranked.c.user_id, ranked.c.position)
         )
         result: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
-        async with self._sessions() as session:
+        async with self._db.reader(user_ids) as session:
             for user_id, product_id in await session.execute(statement):
                 products = result[user_id]
                 if len(products) < limit and product_id not in products:
@@ -597,7 +599,7 @@ class EventService:
             statement = statement.where(Interaction.id < before_id)
         if type_ is not None:
             statement = statement.where(Interaction.type == type_.value)
-        async with self._sessions() as session:
+        async with self._db.reader([user_id]) as session:
             rows = (await session.scalars(statement)).all()
         return Page(items=rows[:first], has_next=len(rows) > first)
 
@@ -617,7 +619,7 @@ class EventService:
             .where(Interaction.user_id.in_(set(user_ids)), Interaction.id > after_id)
             .order_by(Interaction.id)
         )
-        async with self._sessions() as session:
+        async with self._db.reader(user_ids) as session:
             return [tuple(row) for row in (await session.execute(statement)).all()]  # type: ignore[misc]
 
 

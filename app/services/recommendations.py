@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cache import Cache
+from app.database import SessionFactory
 from app.metrics import RECOMMENDATION_FOLLOW_UPS, RECOMMENDATIONS_SERVED
 from app.models import Interaction, Product
 from app.services.catalog import CatalogService, check_page_size
@@ -96,7 +96,7 @@ class RecommendationService:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: SessionFactory,  # reads only: `Database.reader`
         settings: Settings,
         events: EventService,
         catalog: CatalogService,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import MIN_PASSWORD_LENGTH, hash_password, issue_token, verify_password
+from app.database import Database
 from app.errors import ErrorCode, ServiceError, bad_input
 from app.models import Role, User
 from app.services.catalog import Page, check_page_size
@@ -39,25 +39,27 @@ class SignedIn:
 class UserService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         settings: Settings,
         events: EventService | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._db = database
+        self._sessions = database.writer
         self._settings = settings
-        self._events = events or EventService(sessions, settings)
+        self._events = events or EventService(database, settings)
 
     async def start_visit(self) -> SignedIn:
         """A new visitor and its token (valid `VISITOR_TOKEN_TTL_DAYS`)."""
         visitor = User(role=Role.VISITOR.value)
         async with self._sessions() as session, session.begin():
             session.add(visitor)
+        await self._db.wrote([visitor.id])
         ttl_minutes = self._settings.visitor_token_ttl_days * 24 * 60
         return SignedIn(visitor, issue_token(self._settings, visitor.id, visitor.role, ttl_minutes))
 
     async def visitor_active(self, visitor_id: int) -> bool:
         """True while visitor `visitor_id` exists and its visit was not merged into an account."""
-        async with self._sessions() as session:
+        async with self._db.reader([visitor_id]) as session:
             merged = await session.execute(
                 select(User.merged_into_id).where(
                     User.id == visitor_id, User.role == Role.VISITOR.value
@@ -110,6 +112,7 @@ class UserService:
             raise ServiceError(
                 ErrorCode.CONFLICT, "This username or email is taken", "username"
             ) from exc
+        await self._db.wrote([user.id] if visit is None else [user.id, visit])
         await self._events.notify(moved)
         return SignedIn(user, issue_token(self._settings, user.id, user.role), len(moved))
 
@@ -124,13 +127,14 @@ class UserService:
         if visit is not None and visit != user.id:
             async with self._sessions() as session, session.begin():
                 moved = await self._events.move_visit(session, visit, user.id)
+            await self._db.wrote([user.id, visit])
             await self._events.notify(moved)
         return SignedIn(user, issue_token(self._settings, user.id, user.role), len(moved))
 
     async def users_by_ids(self, ids: Sequence[int]) -> dict[int, User]:
         if not ids:
             return {}
-        async with self._sessions() as session:
+        async with self._db.reader(ids) as session:
             users = (await session.scalars(select(User).where(User.id.in_(set(ids))))).all()
         return {user.id: user for user in users}
 
@@ -139,6 +143,6 @@ class UserService:
         statement = select(User).order_by(User.id).limit(first + 1)
         if after_id is not None:
             statement = statement.where(User.id > after_id)
-        async with self._sessions() as session:
+        async with self._db.reader() as session:
             rows = (await session.scalars(statement)).all()
         return Page(items=rows[:first], has_next=len(rows) > first)

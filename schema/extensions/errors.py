@@ -1,12 +1,14 @@
 """Give every error a stable `extensions.code` and hide everything unexpected.
 
-A `ServiceError` keeps its message and gets its code (and `field`); GraphQL's own parse,
-validation and coercion errors keep their message; anything else is logged with its stack
+A `ServiceError` keeps its message and gets its code (and `field`); a variable that does not
+fit its type is `BAD_USER_INPUT` with `field` naming where (`$events[1].type`); GraphQL's own
+parse and validation errors keep their message; anything else is logged with its stack
 trace on the server and reaches the client only as "Internal server error"; a database that
 cannot be reached is `SERVICE_UNAVAILABLE` (`app.db.unavailable_error` decides).
 """
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql.error import GraphQLError
@@ -17,6 +19,12 @@ from app.errors import ServiceError
 
 log = logging.getLogger("app.graphql")
 INTERNAL_MESSAGE = "Internal server error"
+_VARIABLE_ERROR = re.compile(r"Variable '(\$\w+)' has invalid value(?: at ((?:\[\d+\]|\.\w+)+))?:")
+_MISSING_FIELD = re.compile(r".*: Expected value of type '\w+' to include required field '(\w+)'")
+"""graphql-core's messages for a variable that does not fit its type, e.g. `Variable '$events'
+has invalid value at [1].type: Value 'HOVER' does not exist in 'InteractionType' enum.`, and
+for a required input field left out (`... at [1]: Expected value of type 'InteractionInput'
+to include required field 'productId', ...`)."""
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -29,6 +37,11 @@ def classify(error: GraphQLError) -> GraphQLError:
         if original.field:
             extensions["field"] = original.field
         return _copy(error, original.message, extensions)
+    if error.path is None and (variable := _VARIABLE_ERROR.match(error.message)):
+        field = variable[1] + (variable[2] or "")
+        if missing := _MISSING_FIELD.match(error.message):
+            field += f".{missing[1]}"
+        return _copy(error, error.message, {"code": "BAD_USER_INPUT", "field": field})
     if original is None or (
         isinstance(original, GraphQLError | ValueError | TypeError) and (error.path is None)
     ):

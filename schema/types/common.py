@@ -3,6 +3,7 @@ connections and global-id decoding."""
 
 import base64
 import binascii
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -102,12 +103,31 @@ def parse_global_id(value: strawberry.ID | str) -> relay.GlobalID | None:
         return None
 
 
-def decode_id(value: strawberry.ID | str, type_name: str, argument: str = "id") -> int:
-    """The database id inside a global id of `type_name`; a clear error otherwise."""
+MAX_GLOBAL_ID = 128
+"""Characters; our global ids are far shorter, so a longer value is never one."""
+
+
+def node_key(value: str, type_name: str) -> int | None:
+    """The database id inside global id `value` when it names a `type_name`, else None."""
+    return _node_key(value, type_name) if len(value) <= MAX_GLOBAL_ID else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _node_key(value: str, type_name: str) -> int | None:
+    """Cached (bounded by `MAX_GLOBAL_ID` and maxsize): a batch names the same products many
+    times."""
     global_id = parse_global_id(value)
     if global_id and global_id.type_name == type_name and global_id.node_id.isdigit():
         return int(global_id.node_id)
-    raise bad_input(argument, f"`{argument}` is not the id of a {type_name}")
+    return None
+
+
+def decode_id(value: strawberry.ID | str, type_name: str, argument: str = "id") -> int:
+    """The database id inside a global id of `type_name`; a clear error otherwise."""
+    key = node_key(str(value), type_name)
+    if key is None:
+        raise bad_input(argument, f"`{argument}` is not the id of a {type_name}")
+    return key
 
 
 async def resolve_keyed_nodes(

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     trainer_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # --- end model lifecycle ---
     recommendation_cache_ttl_seconds: int = Field(default=300, ge=0)
+    # distinct customers a product needs (recently) to trend; also gates the "most popular"
+    # lists served before the first model (app/services/recommendations.py)
+    trending_min_customers: int = Field(default=3, ge=1)
     product_row_ttl_seconds: float = Field(default=30.0, ge=0)
     # --- event ingestion (app/services/events.py) ---
     event_max_age_days: int = Field(default=30, ge=1)

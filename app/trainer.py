@@ -10,6 +10,7 @@ trains and publishes; another trainer waits for it and then finds the models fre
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -35,7 +36,7 @@ from app.services.artifact_store import ArtifactStore, ModelAnnouncements, Train
 from app.services.model_registry import DB_IDS, SKUS, configs_to_serve, publish_channel
 from app.settings import Settings
 from engine import artifacts
-from engine.config import CONFIGS
+from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
 from engine.recommender import Recommender
 
@@ -127,20 +128,26 @@ async def read_training_data(sessions: SessionFactory) -> TrainingData:
     return TrainingData(catalog, events, {row.sku: row.id for row in products}, watermark)
 
 
+def engine_config(config: str, settings: Settings) -> EngineConfig:
+    """The engine config named `config` with the shop's settings applied (the distinct
+    customers a product needs to trend: `TRENDING_MIN_CUSTOMERS`)."""
+    return dataclasses.replace(CONFIGS[config], trend_min_customers=settings.trending_min_customers)
+
+
 def _fit_and_save(
-    config: str, data: TrainingData, staged: Path, version: int
+    config: EngineConfig, data: TrainingData, staged: Path, version: int
 ) -> tuple[float, dict[str, Any]]:
     """Fit `config` and write its artifact into `staged` (blocking: run in a worker thread);
     returns (fit seconds, manifest)."""
     started = time.perf_counter()
-    recommender = Recommender(CONFIGS[config]).fit(data.catalog, data.events)
+    recommender = Recommender(config).fit(data.catalog, data.events)
     seconds = time.perf_counter() - started
     skus = np.asarray(data.catalog.product_ids, dtype=str)
     manifest = artifacts.save(
         recommender,
         staged,
         metadata={
-            "config": config,
+            "config": config.name,
             "version": version,
             "watermark": data.watermark,
             "trained_at": datetime.now(UTC).isoformat(),
@@ -257,7 +264,7 @@ class Trainer:
         staged = self.store.staging()
         try:
             seconds, manifest = await asyncio.to_thread(
-                _fit_and_save, config, data, staged, version
+                _fit_and_save, engine_config(config, self._settings), data, staged, version
             )
             MODEL_FITS.inc()
             MODEL_TRAINING.observe(seconds)

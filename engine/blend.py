@@ -19,11 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.config import BlendWeights
-from engine.events import FULL_WEIGHT
 from engine.metrics import ndcg_at_k
 from engine.models import Profiles, ScoringModel, fit_model
-from engine.models.trend import decayed_popularity, newness
-from engine.scoring import Scorer
+from engine.models.trend import newness
+from engine.scoring import Scorer, customer_evidence
 from engine.training import TrainingState, build_state, profile_matrix
 
 EXPONENTS: tuple[float, ...] = (0.0, 0.3, 0.6)
@@ -84,12 +83,10 @@ def fit_blend(
         users = np.sort(rng.choice(users, cfg.validation_max_users, replace=False))
     tunes = sub_cf is not None and sub_cf.tunes_popularity_exponent
     exponents = EXPONENTS if tunes else (cfg.blend.cf_popularity_exponent,)
-    w = sub.prepared.weights / FULL_WEIGHT
-    pops = {
-        h: decayed_popularity(sub.prepared.items, w, sub.prepared.age_days, h, m)
-        for h in GRID["popularity_half_life_days"]
-    }
-    news = {h: newness(sub.first_seen_age, h) for h in GRID["newness_half_life_days"]}
+    evidence = customer_evidence(sub)
+    supported = evidence.supported(m, cfg.trend_min_customers, cfg.trend_support_days)
+    pops = {h: evidence.popularity(h, m, supported) for h in GRID["popularity_half_life_days"]}
+    news = {h: newness(sub.first_seen_age, h) * supported for h in GRID["newness_half_life_days"]}
     shared = np.unique(
         np.concatenate(
             [

@@ -44,6 +44,20 @@ class EngineConfig:
     event strength >= preferred_category_share, at most preferred_category_max of them).
     max_per_category: cap per category in one list (None = no cap; uncategorised never capped).
     recency_window_days: ignore events older than this at fit time.
+    max_idle_days: at fit time event ages run on the shop clock, which counts an idle gap (no
+    events at all) longer than this as this many days, so an imported history stays the recent
+    past of the first live events (None = wall clock).
+    trend_*: shop-wide evidence (engine/models/trend.py); each customer counts once per product
+    per `trend_window_days`. The trending list (and the list of customers without a profile)
+    holds products with >= trend_min_customers distinct customers within trend_support_days,
+    ranked by a prior of distinct customers per day (half-life trend_prior_half_life_days) plus
+    the latest window's customers where that window alone has >= trend_min_customers of them.
+    The trending list's "now" is the newest event with evidence behind it (its product had
+    trend_min_customers distinct customers in its window, `activity_anchor`): until then the
+    last busy day stays "today", so clicks after a quiet night or an imported history move
+    nothing.
+    exclude_cart: products in the customer's open cart (added, not bought since) are not
+    recommended either.
     """
 
     name: str = "default"
@@ -71,6 +85,12 @@ class EngineConfig:
     preferred_category_max: int = 3
     max_per_category: int | None = 2
     recency_window_days: float | None = None
+    max_idle_days: float | None = 7.0
+    trend_window_days: float = 1.0
+    trend_min_customers: int = 3
+    trend_prior_half_life_days: float = 14.0
+    trend_support_days: float = 56.0
+    exclude_cart: bool = True
     seed: int = 0
 
 

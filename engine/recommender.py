@@ -24,6 +24,7 @@ from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
 from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
+from engine.rules import open_cart
 from engine.scoring import Scorer
 from engine.training import (
     PreparedEvents,
@@ -94,7 +95,9 @@ class Recommender:
             now = events.timestamps.max() if len(events) else np.datetime64("now", "s")
         now = np.datetime64(now, "s")
         product_index = {p: i for i, p in enumerate(catalog.product_ids.tolist())}
-        prep = prepare_events(events, product_index, now, cfg.recency_window_days)
+        prep = prepare_events(
+            events, product_index, now, cfg.recency_window_days, cfg.max_idle_days
+        )
         state = build_state(cfg, catalog, prep, now, product_index)
         content = fit_model("content", state, cfg) if cfg.content else None
         cf = fit_model(cfg.cf, state, cfg)
@@ -215,6 +218,8 @@ class Recommender:
         strengths = sp.csr_matrix(self._select_rows(st.strengths, rows))
         strengths.sort_indices()
         excluded = strengths if rule == "interacted" else self._select_rows(st.purchased, rows)
+        if rule == "purchased" and self.config.exclude_cart:
+            excluded = (excluded + open_cart(self._select_rows(st.kinds, rows))).tocsr()
         return Profiles(profile_matrix(strengths), strengths, rows), excluded
 
     def recommend_batch(
@@ -253,6 +258,8 @@ class Recommender:
 
         extra_events: the customer's events since training (their user_ids are not checked);
         they are folded into the profile and exclusions at once; unknown products are ignored.
+        Excluded: the rule's products (purchased, or every interacted one) and, with the
+        config's exclude_cart, the products in the customer's open cart (`rules.open_cart`).
         user_id None or unknown without extra events -> trending. category restricts candidates.
         """
         sc = self.scorer
@@ -265,6 +272,8 @@ class Recommender:
         kinds = st.kinds[row] if row >= 0 else sp.csr_matrix((1, len(st.catalog)))
         if extra_events is not None and len(extra_events):
             batch, excluded, kinds = self._fold_in(batch, excluded, kinds, extra_events, rule)
+            if rule == "purchased" and self.config.exclude_cart:
+                excluded = (excluded + open_cart(kinds)).tocsr()
         final, cf, ct, boosted = sc.scores(batch, excluded, category)
         picked = sc.picker.select(final[0], k)
         if len(picked) == 0:
@@ -365,14 +374,15 @@ class Recommender:
         if not score.any():
             same = st.category_codes == st.category_codes[item]
             score = np.where(
-                same if st.category_codes[item] >= 0 else np.ones(m, bool), sc.fallback, 0.0
+                same if st.category_codes[item] >= 0 else np.ones(m, bool), sc.cold_start, 0.0
             )
         score = score + 1e-6 * sc.fallback
         score[item] = -np.inf
         return self._top(score, k)
 
     def trending(self, k: int = 10, category: str | None = None) -> list[tuple[str, float]]:
-        """Time-decayed popularity and newness, optionally within one category; top score 1.0."""
+        """Products with evidence (`Scorer.fallback`: enough distinct customers, a long-term
+        prior plus the latest day's customers), optionally within one category; top 1.0."""
         sc = self.scorer
         score = np.where(sc.fallback > 0, sc.fallback, -np.inf)
         if category is not None:

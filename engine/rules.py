@@ -1,4 +1,5 @@
-"""Business rules: preferred categories, exclusions, and the per-category cap when picking top-k."""
+"""Business rules: preferred categories, exclusions (purchased, in the open cart), and the
+per-category cap when picking top-k."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.config import EngineConfig
+from engine.events import TYPE_CODES
+
+CART_ADD_CODE = TYPE_CODES["cart_add"]
 
 
 def preferred_categories(
@@ -22,6 +26,17 @@ def preferred_categories(
         ]
         pref &= share >= kth
     return pref & (w > 0)
+
+
+def open_cart(kinds: sp.csr_matrix) -> sp.csr_matrix:
+    """(b x m) 1 where the product is in the customer's open cart, from kinds (b x m: the
+    highest event code per customer and product): the strongest tie is a cart add, so it was
+    added and never bought. The vocabulary has no removal event; a purchase is the only event
+    that closes a cart line (and bought products are excluded by the purchased rule anyway)."""
+    cart = sp.csr_matrix(kinds, copy=True)
+    cart.data = (cart.data == CART_ADD_CODE).astype(np.float64)
+    cart.eliminate_zeros()
+    return cart
 
 
 class Picker:

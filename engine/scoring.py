@@ -3,7 +3,9 @@
 Final score of product i for customer u (before normalisation):
     s = (w_cf * cf_n + w_content * content_n + w_pop * pop + w_new * new) * (1 + boost * preferred)
 cf_n / content_n are the customer's model scores divided by their maximum over the catalog;
-pop / new are time-decayed popularity and product newness in [0, 1].
+pop / new are time-decayed popularity (customers once per product per day) and product newness
+in [0, 1], both 0 for products with fewer than `trend_min_customers` distinct customers.
+Customers without a profile get the shop-facing trending list (`fallback`, `cold_start`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,33 @@ import scipy.sparse as sp
 from engine.config import BlendWeights
 from engine.events import FULL_WEIGHT
 from engine.models import Profiles, ScoringModel
-from engine.models.trend import decayed_popularity, newness
+from engine.models.trend import CustomerEvidence, activity_anchor, newness, trending_rate
 from engine.rules import Picker, preferred_categories
 from engine.training import TrainingState
+
+
+def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerEvidence:
+    """The state's events counted once per customer, product and `trend_window_days`; ages
+    from the state's `now`, or with `anchored` from the newest event with evidence behind it
+    (`activity_anchor`: its product had `trend_min_customers` distinct customers in its
+    window). Newer events are left out when anchored: they are no evidence yet (they count once
+    some product reaches the minimum again; in a busy shop that is seconds)."""
+    prep = state.prepared
+    customers = np.searchsorted(state.user_ids, prep.users)
+    items, weights, ages = prep.items, prep.weights / FULL_WEIGHT, prep.age_days
+    if anchored:
+        cfg = state.config
+        anchor = activity_anchor(
+            customers, items, ages, cfg.trend_min_customers, cfg.trend_window_days
+        )
+        keep = ages >= anchor
+        customers, items, weights, ages = (
+            customers[keep],
+            items[keep],
+            weights[keep],
+            ages[keep] - anchor,
+        )
+    return CustomerEvidence.count(customers, items, weights, ages, state.config.trend_window_days)
 
 
 def row_normalise(x: np.ndarray) -> np.ndarray:
@@ -40,8 +66,10 @@ def normalised(model: ScoringModel | None, weight: float, batch: Profiles) -> np
 class Scorer:
     """Blended scores with business rules for a fitted state, its models and blend weights.
 
-    pop, new (m,): trend parts; fallback (m,) float32: the list of customers without a profile
-    (trend scaled to a top of 1); trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
+    pop, new (m,): the blend's trend parts (popularity of customer-windows, newness); fallback
+    (m,) float32: the shop-facing trending score (`trending_rate` scaled to a top of 1; 0 = not
+    trending: too few distinct customers), also the list of customers without a profile;
+    trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
     float32: trend_part plus a tiny share of fallback that breaks ties. Read-only.
     """
 
@@ -60,24 +88,33 @@ class Scorer:
                 self.cf = cf.with_popularity_exponent(blend.cf_popularity_exponent)
         self.content = content
         m = len(state.catalog)
-        prep = state.prepared
-        w = prep.weights / FULL_WEIGHT
-        self.pop = decayed_popularity(
-            prep.items, w, prep.age_days, blend.popularity_half_life_days, m
-        )
+        cfg = state.config
+        evidence = customer_evidence(state)
+        supported = evidence.supported(m, cfg.trend_min_customers, cfg.trend_support_days)
+        self.pop = evidence.popularity(blend.popularity_half_life_days, m, supported)
         self.new = (
-            newness(state.first_seen_age, blend.newness_half_life_days)
+            newness(state.first_seen_age, blend.newness_half_life_days) * supported
             if blend.newness
             else np.zeros(m)
         )
-        trend = blend.popularity * self.pop + blend.newness * self.new
-        if not trend.any():
-            trend = decayed_popularity(prep.items, w, prep.age_days, 7.0, m)
-        top = trend.max() if m else 0.0
-        self.fallback = (trend / top if top > 0 else trend).astype(np.float32)
+        rate = trending_rate(
+            customer_evidence(state, anchored=True),
+            m,
+            cfg.trend_min_customers,
+            cfg.trend_prior_half_life_days,
+            cfg.trend_support_days,
+        )
+        top = rate.max() if m else 0.0
+        self.fallback = (rate / top if top > 0 else rate).astype(np.float32)
         self.trend_part = blend.popularity * self.pop + blend.newness * self.new
         self.trend_vector = (self.trend_part + 1e-6 * self.fallback).astype(np.float32)
         self.picker = Picker(state.category_codes, state.config.max_per_category)
+
+    @property
+    def cold_start(self) -> np.ndarray:
+        """(m,) float32 scores of a customer without a profile: the trending list first
+        (`fallback`), then the other products by their popularity (a millionth of a point)."""
+        return (self.fallback + np.float32(1e-6) * self.pop).astype(np.float32)
 
     def components(self, batch: Profiles) -> tuple[np.ndarray, np.ndarray]:
         """(cf_n, content_n), each (b x m) float32 in [0, 1], per-customer max-normalised."""
@@ -109,7 +146,7 @@ class Scorer:
         base += self.trend_vector[None, :]
         empty = np.flatnonzero(np.diff(batch.profiles.indptr) == 0)
         if len(empty):
-            base[empty] = self.fallback[None, :]
+            base[empty] = self.cold_start[None, :]
         boosted = np.zeros((0, 0), dtype=bool)
         cfg = self.state.config
         if cfg.category_boost and len(self.state.category_names):

@@ -45,9 +45,17 @@ class PreparedEvents:
 
 
 def prepare_events(
-    events: Events, product_index: dict[str, int], now: np.datetime64, window_days: float | None
+    events: Events,
+    product_index: dict[str, int],
+    now: np.datetime64,
+    window_days: float | None,
+    max_idle_days: float | None = None,
 ) -> PreparedEvents:
-    """Map ids to indices; drop unknown products/types, future events, events outside the window."""
+    """Map ids to indices; drop unknown products/types, future events, events outside the window.
+
+    With `max_idle_days`, ages are on the shop clock (`shop_clock_ages`, computed over the kept
+    events) and the window applies to those ages.
+    """
     n = len(events)
     items = np.fromiter(
         (product_index.get(p, -1) for p in events.product_ids.tolist()), np.int64, n
@@ -57,6 +65,8 @@ def prepare_events(
         np.float64
     ) / 86400.0
     keep = (items >= 0) & (codes > 0) & (age >= 0)
+    if max_idle_days is not None:
+        age[keep] = shop_clock_ages(age[keep], max_idle_days)
     if window_days is not None:
         keep &= age <= window_days
     weight_of = np.zeros(max(TYPE_CODES.values()) + 1)
@@ -71,6 +81,18 @@ def prepare_events(
 def decay(age_days: np.ndarray, half_life: float | None) -> np.ndarray:
     """2^(-age / half_life) per event; ones when half_life is None or 0."""
     return np.ones_like(age_days) if not half_life else np.exp2(-age_days / half_life)
+
+
+def shop_clock_ages(age_days: np.ndarray, max_idle_days: float | None) -> np.ndarray:
+    """(n,) ages in days on a clock that stops while the shop is idle: every gap between
+    consecutive distinct event times (and between the newest event and now) longer than
+    `max_idle_days` counts as `max_idle_days`. Order is kept; ages stay >= 0; None = wall clock.
+    """
+    if max_idle_days is None or len(age_days) == 0:
+        return age_days
+    times, inverse = np.unique(age_days, return_inverse=True)  # ascending age: newest first
+    gaps = np.diff(times, prepend=0.0)
+    return np.cumsum(np.minimum(gaps, max_idle_days))[inverse.reshape(-1)]
 
 
 def csr(

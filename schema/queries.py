@@ -103,6 +103,7 @@ class Query:
         description="Personal recommendations, best first, for the signed-in customer or "
         "visitor (or for `userId` when an admin asks). Events recorded a moment ago already "
         "count: a visitor's list comes from the visit's events, trending products until then. "
+        "Products the customer bought or has in the open cart (added, not bought) are left out. "
         "During an A/B experiment the customer's variant decides the model, and a list "
         "customers ask for themselves counts as shown to them (an admin's look does not)."
     )
@@ -146,8 +147,10 @@ class Query:
         return Recommendation.from_live(match, target) if match else None
 
     @strawberry.field(
-        description="What is popular lately with all customers (time-decayed); what visitors "
-        "and new customers see."
+        description="What many different customers bought or looked at lately; what visitors "
+        "and new customers see. Each customer counts once per product per day, a product needs "
+        "a minimum of distinct customers (`TRENDING_MIN_CUSTOMERS`, default 3), and today's "
+        "customers add to a longer-term average, so a few customers' clicks do not change it."
     )
     async def trending(
         self,
@@ -162,7 +165,7 @@ class Query:
 
     @strawberry.field(
         description="The model serving recommendations now; null while no trainer has published "
-        "one yet (lists are then the most popular products by event count). Admins only."
+        "one yet (lists are then the products with the most distinct customers). Admins only."
     )
     async def model_info(self, info: Info) -> ModelInfo | None:
         info.context.require_admin()

@@ -4,8 +4,10 @@ Each customer is served by the model of their engine config (their experiment va
 `default`), which `ModelRegistry` keeps current. Events newer than a model (its `watermark`) are
 folded into the customer's vector at request time. Lists are cached per customer under a
 generation token that each of their events replaces, so an event invalidates them at once on
-every process sharing the cache (Redis). Until a trainer has published a first model, lists are
-the most popular live products by event count, read from the database.
+every process sharing the cache (Redis); so an add-to-cart takes the product out of the
+customer's next list at once (the engine's open-cart rule sees the folded-in event). Until a
+trainer has published a first model, lists are the live products with the most distinct
+customers, read from the database.
 """
 
 import asyncio
@@ -109,7 +111,9 @@ class RecommendationService:
         self._cache = cache
         self._registry = registry
         self._experiments = experiments
-        self._popular: dict[tuple[int, str | None], tuple[float, list[tuple[int, str, int]]]] = {}
+        self._popular: dict[
+            tuple[int, str | None, bool], tuple[float, list[tuple[int, str, int]]]
+        ] = {}
         events.subscribe(self._on_event)
 
     @property
@@ -259,12 +263,15 @@ class RecommendationService:
         return [pid for pid in model.db_ids([s for s, _ in pairs]) if pid != product_id]
 
     async def trending(self, first: int, category: str | None = None) -> list[int]:
-        """Database ids of the trending products (time-decayed, from the model; by event count
-        from the database until a model exists)."""
+        """Database ids of the trending products: from the model (distinct customers per day,
+        a long-term prior plus today's, at least `trending_min_customers` of them; see
+        engine/models/trend.py), or until a model exists from the database (products with at
+        least that many distinct customers, most first)."""
         check_page_size(first)
         model = self._registry.current(DEFAULT_CONFIG)
         if model is None:
-            return [product_id for product_id, _, _ in await self._popular_rows(first, category)]
+            rows = await self._popular_rows(first, category, trending_only=True)
+            return [product_id for product_id, _, _ in rows]
         pairs = await asyncio.to_thread(model.recommender.trending, first, category)
         return model.db_ids([sku for sku, _ in pairs])
 
@@ -277,21 +284,27 @@ class RecommendationService:
             for rank, (product_id, sku, count) in enumerate(rows, start=1)
         ]
 
-    async def _popular_rows(self, first: int, category: str | None) -> list[tuple[int, str, int]]:
-        """(id, sku, events) of the live products with the most events, kept 30 s."""
-        key = (first, category)
+    async def _popular_rows(
+        self, first: int, category: str | None, trending_only: bool = False
+    ) -> list[tuple[int, str, int]]:
+        """(id, sku, distinct customers) of the live products with the most distinct customers
+        (then events), kept 30 s. `trending_only`: only products with at least
+        `trending_min_customers` of them, as the models' trending list."""
+        key = (first, category, trending_only)
         memo = self._popular.get(key)
         if memo is not None and memo[0] > time.monotonic():
             return memo[1]
-        events = func.count(Interaction.id).label("events")
+        customers = func.count(func.distinct(Interaction.user_id)).label("customers")
         statement = (
-            select(Product.id, Product.sku, events)
+            select(Product.id, Product.sku, customers)
             .join(Interaction, Interaction.product_id == Product.id)
             .where(Product.deleted_at.is_(None))
             .group_by(Product.id, Product.sku)
-            .order_by(events.desc(), Product.id)
+            .order_by(customers.desc(), func.count(Interaction.id).desc(), Product.id)
             .limit(first)
         )
+        if trending_only:
+            statement = statement.having(customers >= self._settings.trending_min_customers)
         if category is not None:
             statement = statement.where(Product.category == category)
         async with self._sessions() as session:

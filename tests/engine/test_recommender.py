@@ -40,7 +40,9 @@ def test_purchased_products_are_dropped() -> None:
 
 
 def test_exclusion_rule_purchased_vs_interacted() -> None:
-    purchased = fitted(dataclasses.replace(BASE, exclude="purchased", max_per_category=None))
+    purchased = fitted(
+        dataclasses.replace(BASE, exclude="purchased", max_per_category=None, exclude_cart=False)
+    )
     interacted = fitted(dataclasses.replace(BASE, exclude="interacted", max_per_category=None))
     assert "A4" in ids(purchased.recommend("mix", k=13))
     assert "A2" in ids(purchased.recommend("mix", k=13))
@@ -217,11 +219,23 @@ def test_fit_is_deterministic_and_info() -> None:
 
 
 def test_recency_window_ignores_old_events() -> None:
-    rows = [(f"u{i}", "A1", "purchase", 1) for i in range(5)] + [("v0", "B1", "purchase", 28)]
-    windowed = dataclasses.replace(BASE, recency_window_days=10.0)
+    rows = [(f"u{i}", "A1", "purchase", 1) for i in range(5)]
+    rows += [(f"v{i}", "B1", "purchase", 28) for i in range(3)]
+    windowed = dataclasses.replace(BASE, recency_window_days=10.0, max_idle_days=None)
     model = Recommender(windowed).fit(catalog(), events(rows))
     assert [p for p, _ in model.trending(3)] == ["B1"]
     assert not model.known_user("u0") and model.known_user("v0")
+
+
+def test_recency_window_counts_shop_time_not_idle_time() -> None:
+    """26 idle days between the two groups count as max_idle_days (7): both stay in a 10-day
+    window, as an imported history stays the recent past of the first live events."""
+    rows = [(f"u{i}", "A1", "purchase", 1) for i in range(5)]
+    rows += [(f"v{i}", "B1", "purchase", 28) for i in range(3)]
+    windowed = dataclasses.replace(BASE, recency_window_days=10.0, max_idle_days=7.0)
+    model = Recommender(windowed).fit(catalog(), events(rows))
+    assert sorted(p for p, _ in model.trending(3)) == ["A1", "B1"]
+    assert model.known_user("u0") and model.known_user("v0")
 
 
 def test_concurrent_reads_agree() -> None:

@@ -124,6 +124,11 @@ class RecommendationService:
         await self._registry.close()
         await self._cache.close()
 
+    async def generation(self, user_id: int) -> str:
+        """The customer's generation token: replaced by each of their events (on every process
+        sharing the cache), so anything keyed by it is invalidated at once."""
+        return str(await self._cache.get(f"generation:{user_id}") or "0")
+
     async def _on_event(self, interactions: Sequence[StoredEvent]) -> None:
         user_ids = sorted({interaction.user_id for interaction in interactions})
         ttl = self._settings.recommendation_cache_ttl_seconds

@@ -29,7 +29,12 @@ from app.container import Services, build_services
 from app.db import ping, wait_for_database
 from app.enums import Role
 from app.errors import ServiceError
-from app.metrics import EVENT_LOOP_LAG, GRAPHQL_ERRORS, GRAPHQL_LATENCY
+from app.metrics import (
+    EVENT_LOOP_LAG,
+    GRAPHQL_ERRORS,
+    GRAPHQL_LATENCY,
+    RECOMMENDATIONS_SERVED,
+)
 from app.migrate import current_revision, head_revision
 from app.observability import RequestLogMiddleware, annotate
 from app.persisted_queries import document_hash
@@ -71,6 +76,17 @@ class _Answered(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__("answered")
         self.response = response
+
+
+def cacheable_body(result: ExecutionResult) -> dict[str, Any]:
+    """The response to store: `data`, and `extensions.cost` without the client's `remaining`
+    points (a cached response is not billed)."""
+    body: dict[str, Any] = {"data": result.data}
+    cost = (result.extensions or {}).get("cost")
+    if isinstance(cost, dict):
+        priced = {key: value for key, value in cost.items() if key != "remaining"}
+        body["extensions"] = {"cost": priced}
+    return body
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -218,17 +234,23 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise
             if key is None or policy is None or result.errors or result.data is None:
                 return result
-            body = self.encode_json({"data": result.data})
+            body = self.encode_json(cacheable_body(result))
+            served = sum(
+                len(items)
+                for name in policy.served_keys
+                if isinstance(items := (result.data or {}).get(name), list)
+            )
             cached = await self.services.responses.put(
-                key, body.encode() if isinstance(body, str) else body, policy.ttl_seconds
+                key, body.encode() if isinstance(body, str) else body, policy.ttl_seconds, served
             )
             outcome = "MISS"
         else:
-            label = operation_label(request_data.operation_name)
+            label = operation_label(policy.operation_name if policy else None)
             GRAPHQL_LATENCY.labels(operation=label, type="query").observe(
                 time.perf_counter() - started
             )
             annotate(operation=label)
+            RECOMMENDATIONS_SERVED.inc(cached.served)
             outcome = "HIT"
         assert policy is not None
         raise _Answered(self._cached_response(request, cached, policy, context, outcome))

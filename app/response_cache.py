@@ -10,8 +10,9 @@ generation token from the recommendation service (replaced by each of their even
 viewer ever reads another's entry, an event or an edit invalidates at once on every process, and
 a new model starts new entries. Only responses without errors are stored.
 
-An entry is `etag + b"\\n" + body`; an entry that is not bytes, has no separator or whose ETag is
-not its body's hash is a miss (the document executes and the entry is replaced).
+An entry is `etag \\n served \\n body` (`served`: recommended items in it, counted again on each
+hit); an entry that is not bytes, lacks a part or whose ETag is not its body's hash is a miss
+(the document executes and the entry is replaced).
 """
 
 import hashlib
@@ -32,24 +33,26 @@ CATALOG_GENERATION_KEY = "catalog-generation"
 class CachedResponse:
     body: bytes
     etag: str  # a strong validator: `"<sha256 of body, 32 hex>"`
+    served: int = 0  # recommended items in the body
 
 
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def encode_entry(body: bytes) -> bytes:
-    return etag_of(body).encode() + b"\n" + body
+def encode_entry(body: bytes, served: int = 0) -> bytes:
+    return b"\n".join((etag_of(body).encode(), str(served).encode(), body))
 
 
 def decode_entry(entry: Any) -> CachedResponse | None:
     """The response stored in `entry`, or None when it is not a well-formed entry."""
     if not isinstance(entry, bytes):
         return None
-    etag, separator, body = entry.partition(b"\n")
-    if not separator or not body:
+    parts = entry.split(b"\n", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
         return None
-    response = CachedResponse(body, etag.decode("ascii", "replace"))
+    etag, served, body = parts
+    response = CachedResponse(body, etag.decode("ascii", "replace"), int(served))
     return response if etag_of(body) == response.etag else None
 
 
@@ -101,11 +104,11 @@ class ResponseCache:
     async def get(self, key: str) -> CachedResponse | None:
         return decode_entry(await self._cache.get(key))
 
-    async def put(self, key: str, body: bytes, ttl_seconds: int) -> CachedResponse:
+    async def put(self, key: str, body: bytes, ttl_seconds: int, served: int = 0) -> CachedResponse:
         """Store `body` for min(`ttl_seconds`, the cap); returns it with its ETag."""
-        entry = encode_entry(body)
+        entry = encode_entry(body, served)
         await self._cache.set(key, entry, ttl=max(1, min(ttl_seconds, self.ttl_cap_seconds)))
-        return CachedResponse(body, etag_of(body))
+        return CachedResponse(body, etag_of(body), served)
 
     async def catalog_changed(self) -> None:
         """A product was created, edited or archived: every cached response is stale."""

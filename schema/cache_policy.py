@@ -57,6 +57,7 @@ CACHEABLE_ROOT_FIELDS: dict[str, FieldPolicy] = {
     "recommendations": FieldPolicy("personal", 60, frozenset({"userId"})),
 }
 NEVER_CACHED_FIELDS = frozenset({"explanation"})
+SERVED_ROOT_FIELDS = frozenset({"recommendations"})
 MAX_MEMO = 512
 
 
@@ -66,6 +67,10 @@ class CachePolicy:
 
     scope: Scope
     ttl_seconds: int
+    operation_name: str | None = None  # the operation's own name, for metrics and logs
+    # Response keys of root fields whose items count in `recommender_recommendations_served_total`
+    # (a cached list is still served to the customer).
+    served_keys: tuple[str, ...] = ()
 
 
 def _fields(
@@ -125,7 +130,13 @@ def policy_for(document: DocumentNode, operation_name: str | None) -> CachePolic
         ttl = policy.ttl_seconds if ttl is None else min(ttl, policy.ttl_seconds)
     if ttl is None or _selects_never_cached(operations[0].selection_set, fragments):
         return None
-    return CachePolicy(scope, ttl)
+    name = operations[0].name
+    served = tuple(
+        (field.alias or field.name).value
+        for field in roots
+        if field.name.value in SERVED_ROOT_FIELDS
+    )
+    return CachePolicy(scope, ttl, name.value if name else None, served)
 
 
 @lru_cache(maxsize=MAX_MEMO)

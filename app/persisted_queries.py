@@ -32,7 +32,11 @@ from app.errors import ErrorCode, ServiceError
 from app.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
-WEB_MANIFEST = PROJECT_ROOT / "web" / "src" / "gql" / "persisted-documents.json"
+# The web app's operations: written by `npm run codegen`, copied into web/dist by `npm run build`.
+WEB_MANIFESTS = (
+    PROJECT_ROOT / "web" / "dist" / "persisted-documents.json",
+    PROJECT_ROOT / "web" / "src" / "gql" / "persisted-documents.json",
+)
 HASH = re.compile(r"^[0-9a-f]{64}$")
 MEMO_SIZE = 1024
 
@@ -61,11 +65,11 @@ def load_manifest(path: Path) -> dict[str, str]:
 
 def manifest_paths(settings: Settings) -> list[Path]:
     """`PERSISTED_QUERY_MANIFESTS` (comma-separated, relative to the working directory), plus
-    the web app's generated manifest when it exists."""
+    the web app's generated manifests that exist."""
     paths = [Path(part.strip()) for part in settings.persisted_query_manifests.split(",")]
     paths = [path for path in paths if str(path) not in ("", ".")]
-    if WEB_MANIFEST.exists() and WEB_MANIFEST.resolve() not in {p.resolve() for p in paths}:
-        paths.append(WEB_MANIFEST)
+    listed = {path.resolve() for path in paths}
+    paths.extend(path for path in WEB_MANIFESTS if path.exists() and path.resolve() not in listed)
     return paths
 
 

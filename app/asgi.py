@@ -9,7 +9,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import ExecutionResult, GraphQLError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +34,7 @@ from app.metrics import (
     GRAPHQL_ERRORS,
     GRAPHQL_LATENCY,
     RECOMMENDATIONS_SERVED,
+    exposition,
 )
 from app.migrate import current_revision, head_revision
 from app.observability import RequestLogMiddleware, annotate
@@ -375,7 +376,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await graphql.rate_limiter.close()
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     graphql = GraphQLApp(services)
     routes: list[BaseRoute] = [

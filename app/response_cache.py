@@ -91,7 +91,7 @@ class ResponseCache:
             operation_name or "",
             variables or {},
             f"{viewer.user_id}:{viewer.role}" if viewer else "anonymous",
-            await self._cache.get(CATALOG_GENERATION_KEY) or "0",
+            await self._cache.get(CATALOG_GENERATION_KEY, counted=False) or "0",
             model.version if model else 0,
         ]
         if scope == "personal":

@@ -48,6 +48,7 @@ from app.security import (
     security_middleware,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.tracing import tracer_provider
 from schema import build_schema
 from schema.cache_policy import CachePolicy, cache_policy
 from schema.context import Context
@@ -102,8 +103,9 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services) -> None:
         production = services.settings.is_production
         self.rate_limiter = build_rate_limiter(services.settings)  # None when disabled
+        self.tracer_provider = tracer_provider(services.settings)  # None: not traced
         super().__init__(
-            build_schema(services.settings, self.rate_limiter),
+            build_schema(services.settings, self.rate_limiter, self.tracer_provider),
             graphql_ide=None if production else "graphiql",
         )
         self.services = services
@@ -374,6 +376,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.close()
         if graphql.rate_limiter is not None:
             await graphql.rate_limiter.close()
+        if graphql.tracer_provider is not None:
+            await asyncio.to_thread(graphql.tracer_provider.shutdown)  # flushes the last spans
 
     async def metrics(_: Request) -> Response:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

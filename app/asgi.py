@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,6 +58,7 @@ from schema.extensions.observability import operation_label
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 LAG_PROBE_SECONDS = 0.1
+VERIFIED_TOKENS = 10_000
 log = logging.getLogger(__name__)
 WEB_DIST = PROJECT_ROOT / "web" / "dist"
 
@@ -80,17 +83,6 @@ class _Answered(Exception):
         self.response = response
 
 
-def cacheable_body(result: ExecutionResult) -> dict[str, Any]:
-    """The response to store: `data`, and `extensions.cost` without the client's `remaining`
-    points (a cached response is not billed)."""
-    body: dict[str, Any] = {"data": result.data}
-    cost = (result.extensions or {}).get("cost")
-    if isinstance(cost, dict):
-        priced = {key: value for key, value in cost.items() if key != "remaining"}
-        body["extensions"] = {"cost": priced}
-    return body
-
-
 def bearer_token(headers: Headers) -> str | None:
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
@@ -109,6 +101,10 @@ class GraphQLApp(GraphQL[Context, None]):
             graphql_ide=None if production else "graphiql",
         )
         self.services = services
+        # Tokens whose signature, issuer and audience were verified, until they expire: a
+        # client sends the same token again and again, and HS256 verification is ~5% of a
+        # request. Only valid tokens are kept, so a forged one is checked every time.
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -221,6 +217,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 context.viewer,
             )
         cached = await self.services.responses.get(key) if key else None
+        extensions: dict[str, Any] = {}
+        if cached is not None:
+            billed = await self._bill(context, cached.cost)
+            if billed is None:  # over the client's budget: execution refuses it as usual
+                cached = None
+            else:
+                extensions = {"cost": billed}
         if cached is None:
             try:
                 result = await super().execute_single(
@@ -237,14 +240,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise
             if key is None or policy is None or result.errors or result.data is None:
                 return result
-            body = self.encode_json(cacheable_body(result))
+            extensions = dict(result.extensions or {})
+            cost = extensions.get("cost") or {}
             served = sum(
                 len(items)
                 for name in policy.served_keys
-                if isinstance(items := (result.data or {}).get(name), list)
+                if isinstance(items := result.data.get(name), list)
             )
+            body = self.encode_json({"data": result.data})
             cached = await self.services.responses.put(
-                key, body.encode() if isinstance(body, str) else body, policy.ttl_seconds, served
+                key,
+                body.encode() if isinstance(body, str) else body,
+                policy.ttl_seconds,
+                served=served,
+                cost=int(cost.get("requested", 0)),
             )
             outcome = "MISS"
         else:
@@ -256,7 +265,21 @@ class GraphQLApp(GraphQL[Context, None]):
             RECOMMENDATIONS_SERVED.inc(cached.served)
             outcome = "HIT"
         assert policy is not None
-        raise _Answered(self._cached_response(request, cached, policy, context, outcome))
+        raise _Answered(
+            self._cached_response(request, cached, extensions, policy, context, outcome)
+        )
+
+    async def _bill(self, context: Context, cost: int) -> dict[str, int] | None:
+        """Charge a cached answer to the client's bucket as its execution would be: its
+        `extensions.cost`, or None when the bucket cannot pay (then it executes and is
+        refused with RATE_LIMITED)."""
+        billed = {"requested": cost, "maximum": self.services.settings.max_query_cost}
+        if self.rate_limiter is None:
+            return billed
+        decision = await self.rate_limiter.charge(context.client_key, max(cost, 1))
+        if not decision.allowed:
+            return None
+        return {**billed, "remaining": math.floor(decision.remaining)}
 
     def _cache_policy(self, request_data: GraphQLRequestData) -> CachePolicy | None:
         query = request_data.query
@@ -270,6 +293,7 @@ class GraphQLApp(GraphQL[Context, None]):
     def _cached_response(
         request: Request,
         cached: CachedResponse,
+        extensions: dict[str, Any],
         policy: CachePolicy,
         context: Context,
         outcome: str,
@@ -295,12 +319,17 @@ class GraphQLApp(GraphQL[Context, None]):
             tags = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
             if cached.etag in tags:
                 return Response(status_code=304, headers=headers)
-        return Response(cached.body, media_type=media_type, headers=headers)
+        return Response(cached.with_extensions(extensions), media_type=media_type, headers=headers)
 
     async def _viewer(self, token: str) -> TokenClaims:
         """The claims of a valid token; a visitor's only while its visit is not merged into an
         account (one primary-key look-up, for visitors only)."""
-        claims = decode_token(self.services.settings, token)
+        claims = self._verified.get(token)
+        if claims is None or claims.expires_at <= time.time():
+            claims = decode_token(self.services.settings, token)  # InvalidToken when not valid
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
         if claims.role == Role.VISITOR.value and not await self.services.users.visitor_active(
             claims.user_id
         ):

@@ -10,9 +10,10 @@ generation token from the recommendation service (replaced by each of their even
 viewer ever reads another's entry, an event or an edit invalidates at once on every process, and
 a new model starts new entries. Only responses without errors are stored.
 
-An entry is `etag \\n served \\n body` (`served`: recommended items in it, counted again on each
-hit); an entry that is not bytes, lacks a part or whose ETag is not its body's hash is a miss
-(the document executes and the entry is replaced).
+An entry is `etag \\n served \\n cost \\n body`: the body is `{"data": ...}`; `served` counts the
+recommended items in it (counted again on each hit) and `cost` is the query's price, billed to the
+client's rate-limit bucket on each hit as on execution. An entry that is not bytes, lacks a part or
+whose ETag is not its body's hash is a miss (the document executes and the entry is replaced).
 """
 
 import hashlib
@@ -31,28 +32,38 @@ CATALOG_GENERATION_KEY = "catalog-generation"
 
 @dataclass(frozen=True)
 class CachedResponse:
-    body: bytes
-    etag: str  # a strong validator: `"<sha256 of body, 32 hex>"`
+    body: bytes  # `{"data": ...}`
+    etag: str  # a weak validator (`extensions` may differ): `W/"<sha256 of body, 32 hex>"`
     served: int = 0  # recommended items in the body
+    cost: int = 0  # the query's price in rate-limit points
+
+    def with_extensions(self, extensions: Mapping[str, Any]) -> bytes:
+        """The body with an `extensions` entry (e.g. this request's `cost`)."""
+        if not extensions:
+            return self.body
+        encoded = json.dumps(extensions, separators=(",", ":")).encode()
+        return self.body[:-1] + b',"extensions":' + encoded + b"}"
 
 
 def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def encode_entry(body: bytes, served: int = 0) -> bytes:
-    return b"\n".join((etag_of(body).encode(), str(served).encode(), body))
+def encode_entry(body: bytes, served: int = 0, cost: int = 0) -> bytes:
+    return b"\n".join((etag_of(body).encode(), str(served).encode(), str(cost).encode(), body))
 
 
 def decode_entry(entry: Any) -> CachedResponse | None:
     """The response stored in `entry`, or None when it is not a well-formed entry."""
     if not isinstance(entry, bytes):
         return None
-    parts = entry.split(b"\n", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
+    parts = entry.split(b"\n", 3)
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
         return None
-    etag, served, body = parts
-    response = CachedResponse(body, etag.decode("ascii", "replace"), int(served))
+    etag, served, cost, body = parts
+    if not body.startswith(b"{") or not body.endswith(b"}"):
+        return None
+    response = CachedResponse(body, etag.decode("ascii", "replace"), int(served), int(cost))
     return response if etag_of(body) == response.etag else None
 
 
@@ -104,11 +115,13 @@ class ResponseCache:
     async def get(self, key: str) -> CachedResponse | None:
         return decode_entry(await self._cache.get(key))
 
-    async def put(self, key: str, body: bytes, ttl_seconds: int, served: int = 0) -> CachedResponse:
+    async def put(
+        self, key: str, body: bytes, ttl_seconds: int, served: int = 0, cost: int = 0
+    ) -> CachedResponse:
         """Store `body` for min(`ttl_seconds`, the cap); returns it with its ETag."""
-        entry = encode_entry(body, served)
+        entry = encode_entry(body, served, cost)
         await self._cache.set(key, entry, ttl=max(1, min(ttl_seconds, self.ttl_cap_seconds)))
-        return CachedResponse(body, etag_of(body), served)
+        return CachedResponse(body, etag_of(body), served, cost)
 
     async def catalog_changed(self) -> None:
         """A product was created, edited or archived: every cached response is stale."""

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from strawberry.relay.utils import to_base64
 
+from app.services.catalog import ProductFilter
 from app.settings import Settings
 from tests.conftest import GraphQLClient, running_client, train
 
@@ -217,3 +219,37 @@ async def test_what_is_never_cached(shared: tuple[GraphQLClient, GraphQLClient, 
     for _ in range(2):
         response = await post(first, "mutation { startVisit { token } }", {})
         assert "x-response-cache" not in response.headers
+
+
+async def test_cached_answers_are_billed_to_the_rate_limit_like_executed_ones(
+    sample_database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=sample_database_url,
+        model_dir=tmp_path / "models",
+        rate_limit_points_per_minute=3,
+    )
+    async with running_client(settings) as client:
+        product_id = (await product_ids_of(client))[0]
+        remaining = []
+        for _ in range(3):
+            response = await client.post(PRODUCT, {"id": product_id})
+            body = response.json()
+            assert body["data"]["product"]["id"] == product_id
+            remaining.append(body["extensions"]["cost"]["remaining"])
+        assert response.headers["x-response-cache"] == "HIT"
+        assert remaining == sorted(remaining, reverse=True) and remaining[-1] < remaining[0]
+        refused = None
+        for _ in range(3):
+            refused = (await client.post(PRODUCT, {"id": product_id})).json()
+            if "errors" in refused:
+                break
+        assert refused is not None
+        assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def product_ids_of(client: GraphQLClient) -> list[str]:
+    """Product ids from the catalog (this client's own rate-limit bucket is not touched:
+    the look-up goes through the app's service)."""
+    page = await client.app.state.services.catalog.list_products(ProductFilter(), 3, None)
+    return [to_base64("Product", row.id) for row in page.items]

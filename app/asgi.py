@@ -373,6 +373,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     check_production_settings(settings)  # RuntimeError in production with a weak JWT_SECRET
     services = build_services(settings)
+    services.documents.check_servable()  # RuntimeError: trusted mode without documents
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

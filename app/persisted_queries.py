@@ -98,15 +98,10 @@ class PersistedQueries:
 
     @classmethod
     def from_settings(cls, settings: Settings, cache: Cache) -> "PersistedQueries":
-        """Loads the manifests; with `PERSISTED_QUERIES_ONLY` at least one document is needed."""
+        """Loads and verifies the manifests (ValueError for a bad one)."""
         trusted: dict[str, str] = {}
         for path in manifest_paths(settings):
             trusted.update(load_manifest(path))
-        if settings.persisted_queries_only and not trusted:
-            raise RuntimeError(
-                "PERSISTED_QUERIES_ONLY=true but no trusted documents: build the web app "
-                "(npm run build writes its manifest) or set PERSISTED_QUERY_MANIFESTS"
-            )
         log.info("trusted documents loaded", extra={"documents": len(trusted)})
         return cls(
             cache,
@@ -118,6 +113,14 @@ class PersistedQueries:
 
     async def close(self) -> None:
         await self._cache.close()
+
+    def check_servable(self) -> None:
+        """RuntimeError when trusted mode has no document to run (the server would refuse all)."""
+        if self._only_trusted and not self._trusted:
+            raise RuntimeError(
+                "PERSISTED_QUERIES_ONLY=true but no trusted documents: build the web app "
+                "(npm run build writes its manifest) or set PERSISTED_QUERY_MANIFESTS"
+            )
 
     @property
     def trusted_hashes(self) -> Iterable[str]:

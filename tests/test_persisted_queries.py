@@ -15,7 +15,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.asgi import create_app
-from app.persisted_queries import WEB_MANIFESTS
+from app.cache import Cache
+from app.persisted_queries import PersistedQueries
 from app.settings import Settings
 from tests.conftest import GraphQLClient, running_client
 
@@ -196,18 +197,8 @@ def test_a_manifest_entry_that_is_not_its_hash_stops_start_up(
         create_app(settings)
 
 
-@pytest.mark.skipif(
-    any(path.exists() for path in WEB_MANIFESTS), reason="the web app's manifest is trusted"
-)
-def test_trusted_mode_without_documents_refuses_to_start(
-    sample_database_url: str, tmp_path: Path
-) -> None:
-    empty = tmp_path / "empty.json"
-    empty.write_text("{}")
-    only = Settings(
-        database_url=sample_database_url,
-        persisted_queries_only=True,
-        persisted_query_manifests=str(empty),
-    )
+def test_trusted_mode_without_documents_refuses_to_serve() -> None:
+    documents = PersistedQueries(Cache("documents"), trusted={}, only_trusted=True)
     with pytest.raises(RuntimeError, match="PERSISTED_QUERIES_ONLY"):
-        create_app(only)
+        documents.check_servable()
+    PersistedQueries(Cache("documents"), trusted={sha(TRENDING): TRENDING}).check_servable()

@@ -159,7 +159,8 @@ class RecommendationService:
         ]
         if record_impressions:
             work.append(self.record_impressions(user_id, served))
-        rows, *_ = await asyncio.gather(*work)
+        # One awaitable (no experiment) is awaited directly: no task to schedule.
+        rows, *_ = await asyncio.gather(*work) if len(work) > 1 else [await work[0]]
         live = [
             item for item in served if (row := rows.get(item.product_id)) and not row.deleted_at
         ]

@@ -3,8 +3,9 @@ automatic persisted queries (GET with the document's hash), and their latency on
 
 The home page of a signed-in customer runs `Me`, `Recommendations(first: 10)` and
 `Trending(first: 5)`; their documents are read from the manifest that `npm run codegen` writes
-(web/src/gql/persisted-documents.json), exactly as the app sends them. Counted per request: the
-request line, the headers the app sets (content-type, accept, authorization) and the body.
+(web/src/gql/persisted-documents.json, generated first when missing), as the app sends them.
+Counted per request: the request line, the headers the app sets (content-type, accept,
+authorization) and the body.
 Prints one JSON line.
 
     python -m bench.persisted_query_bytes [--requests 100] [--dataset DIR]
@@ -15,6 +16,7 @@ import hashlib
 import json
 import re
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +35,9 @@ ACCEPT = "application/graphql-response+json,application/json;q=0.9"
 
 def home_documents() -> dict[str, str]:
     """Operation name -> document text, from the web app's manifest."""
-    if not MANIFEST.exists():
-        sys.exit(f"{MANIFEST} is missing: run `npm run codegen` in web/ first")
+    if not MANIFEST.exists():  # generated: `npm run codegen` writes it (needs web/node_modules)
+        print("writing the web app's manifest (npm run codegen)", file=sys.stderr)
+        subprocess.run(["npm", "run", "codegen"], cwd=PROJECT_ROOT / "web", check=True)
     documents = json.loads(MANIFEST.read_text())
     found = {}
     for document in documents.values():

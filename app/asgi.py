@@ -3,12 +3,14 @@
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from graphql import ExecutionResult, GraphQLError
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,17 +22,26 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import InvalidToken, TokenClaims, decode_token
 from app.container import Services, build_services
 from app.db import ping, wait_for_database
 from app.enums import Role
-from app.metrics import EVENT_LOOP_LAG
+from app.errors import ServiceError
+from app.metrics import (
+    EVENT_LOOP_LAG,
+    GRAPHQL_ERRORS,
+    GRAPHQL_LATENCY,
+    RECOMMENDATIONS_SERVED,
+    exposition,
+)
 from app.migrate import current_revision, head_revision
 from app.observability import RequestLogMiddleware, annotate
+from app.persisted_queries import document_hash
 from app.ratelimit import build_rate_limiter
+from app.response_cache import CachedResponse
 from app.security import (
     check_production_settings,
     http_error_response,
@@ -38,8 +49,11 @@ from app.security import (
     security_middleware,
 )
 from app.settings import Settings, get_settings
+from app.tracing import tracer_provider
 from schema import build_schema
+from schema.cache_policy import CachePolicy, cache_policy
 from schema.context import Context
+from schema.extensions.observability import operation_label
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 LAG_PROBE_SECONDS = 0.1
@@ -66,6 +80,14 @@ class SinglePageApp(StaticFiles):
             return await super().get_response("index.html", scope)
 
 
+class _Answered(Exception):
+    """Raised by `execute_single` with a complete response (from the response cache)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered")
+        self.response = response
+
+
 def bearer_token(headers: Headers) -> str | None:
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
@@ -77,8 +99,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, services: Services) -> None:
         self.rate_limiter = build_rate_limiter(services.settings)  # None when disabled
+        self.tracer_provider = tracer_provider(services.settings)  # None: not traced
         super().__init__(
-            build_schema(services.settings, self.rate_limiter),
+            build_schema(services.settings, self.rate_limiter, self.tracer_provider),
             graphql_ide="graphiql" if services.settings.graphiql_enabled else None,
         )
         self.services = services
@@ -114,6 +137,12 @@ class GraphQLApp(GraphQL[Context, None]):
         except InvalidToken as error:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from error
         return UNSET
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """As Strawberry's, but a GET with a persisted query's hash (no `query`) is a request."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -158,22 +187,152 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, *args, **kwargs)
         except HTTPException as error:
             return http_error_response(error.status_code, error.reason)
+        except _Answered as answered:
+            return answered.response
 
-    async def execute_single(
-        self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        """As Strawberry's, but a mutation sent with GET is 405 Method Not Allowed."""
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """As Strawberry's, plus persisted queries (the document comes from its hash: see
+        app/persisted_queries.py) and the response cache (a cacheable document's stored response
+        is sent without executing it: see schema/cache_policy.py, app/response_cache.py); a
+        mutation sent with GET is 405 Method Not Allowed."""
+        started = time.perf_counter()
         try:
-            return await super().execute_single(request, request_adapter, *args, **kwargs)
-        except HTTPException as error:
-            if request_adapter.method == "GET" and error.status_code == 400:
-                raise HTTPException(405, "Send mutations with POST") from error
-            raise
+            request_data.query = await self.services.documents.resolve(
+                request_data.query, request_data.extensions
+            )
+        except ServiceError as error:
+            GRAPHQL_ERRORS.labels(code=error.code.value).inc()
+            extensions = {"code": error.code.value}
+            if error.field:
+                extensions["field"] = error.field
+            return ExecutionResult(None, [GraphQLError(error.message, extensions=extensions)])
+        policy = self._cache_policy(request_data)
+        key = None
+        if policy is not None and request_data.query is not None:
+            key = await self.services.responses.key(
+                policy.scope,
+                document_hash(request_data.query),
+                request_data.operation_name,
+                request_data.variables,
+                context.viewer,
+            )
+        cached = await self.services.responses.get(key) if key else None
+        extensions: dict[str, Any] = {}
+        if cached is not None:
+            billed = await self._bill(context, cached.cost)
+            if billed is None:  # over the client's budget: execution refuses it as usual
+                cached = None
+            else:
+                extensions = {"cost": billed}
+        if cached is None:
+            try:
+                result = await super().execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=request_data,
+                )
+            except HTTPException as error:
+                if request_adapter.method == "GET" and error.status_code == 400:
+                    raise HTTPException(405, "Send mutations with POST") from error
+                raise
+            if key is None or policy is None or result.errors or result.data is None:
+                return result
+            extensions = dict(result.extensions or {})
+            cost = extensions.get("cost") or {}
+            served = sum(
+                len(items)
+                for name in policy.served_keys
+                if isinstance(items := result.data.get(name), list)
+            )
+            body = self.encode_json({"data": result.data})
+            cached = await self.services.responses.put(
+                key,
+                body.encode() if isinstance(body, str) else body,
+                policy.ttl_seconds,
+                served=served,
+                cost=int(cost.get("requested", 0)),
+            )
+            outcome = "MISS"
+        else:
+            label = operation_label(policy.operation_name if policy else None)
+            GRAPHQL_LATENCY.labels(operation=label, type="query").observe(
+                time.perf_counter() - started
+            )
+            annotate(operation=label)
+            RECOMMENDATIONS_SERVED.inc(cached.served)
+            outcome = "HIT"
+        assert policy is not None
+        raise _Answered(
+            self._cached_response(request, cached, extensions, policy, context, outcome)
+        )
+
+    async def _bill(self, context: Context, cost: int) -> dict[str, int] | None:
+        """Charge a cached answer to the client's bucket as its execution would be: its
+        `extensions.cost`, or None when the bucket cannot pay (then it executes and is
+        refused with RATE_LIMITED)."""
+        billed = {"requested": cost, "maximum": self.services.settings.max_query_cost}
+        if self.rate_limiter is None:
+            return billed
+        decision = await self.rate_limiter.charge(context.client_key, max(cost, 1))
+        if not decision.allowed:
+            return None
+        return {**billed, "remaining": math.floor(decision.remaining)}
+
+    def _cache_policy(self, request_data: GraphQLRequestData) -> CachePolicy | None:
+        query = request_data.query
+        if not self.services.responses.enabled or query is None:
+            return None
+        if len(query) > self.services.settings.persisted_query_max_bytes:
+            return None
+        return cache_policy(query, request_data.operation_name)
+
+    @staticmethod
+    def _cached_response(
+        request: Request,
+        cached: CachedResponse,
+        extensions: dict[str, Any],
+        policy: CachePolicy,
+        context: Context,
+        outcome: str,
+    ) -> Response:
+        """The stored body; on GET with validators: ETag, Cache-Control (public results may be
+        reused for their time to live, personal ones revalidated) and 304 on If-None-Match."""
+        accept = request.headers.get("accept", "")
+        media_type = (
+            GRAPHQL_RESPONSE_MEDIA_TYPE
+            if GRAPHQL_RESPONSE_MEDIA_TYPE in accept
+            else "application/json"
+        )
+        headers = {"x-response-cache": outcome}
+        if request.method == "GET":
+            if policy.scope == "public":
+                audience = "public" if context.viewer is None else "private"
+                control = f"{audience}, max-age={policy.ttl_seconds}"
+            else:
+                control = "private, no-cache"
+            headers.update(
+                {"etag": cached.etag, "cache-control": control, "vary": "Authorization, Accept"}
+            )
+            tags = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+            if cached.etag in tags:
+                return Response(status_code=304, headers=headers)
+        return Response(cached.with_extensions(extensions), media_type=media_type, headers=headers)
 
     async def _viewer(self, token: str) -> TokenClaims:
         """The claims of a valid token; a visitor's only while its visit is not merged into an
         account (one primary-key look-up, for visitors only)."""
-        claims = decode_token(self.services.settings, token)
+        claims = decode_token(self.services.settings, token)  # InvalidToken when not valid
         if claims.role == Role.VISITOR.value and not await self.services.users.visitor_active(
             claims.user_id
         ):
@@ -217,6 +376,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     check_production_settings(settings)  # RuntimeError in production with a weak JWT_SECRET
     services = build_services(settings)
+    services.documents.check_servable()  # RuntimeError: trusted mode without documents
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -249,9 +409,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.close()
         if graphql.rate_limiter is not None:
             await graphql.rate_limiter.close()
+        if graphql.tracer_provider is not None:
+            await asyncio.to_thread(graphql.tracer_provider.shutdown)  # flushes the last spans
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     graphql = GraphQLApp(services)
     routes: list[BaseRoute] = [

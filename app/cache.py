@@ -91,13 +91,16 @@ class Cache:
         """The store in use now: "redis" unless Redis is unset or in an outage, then "memory"."""
         return "redis" if self._redis is not None and not self._outage.down else "memory"
 
-    async def get(self, key: str) -> Any | None:
-        """The value stored under `key`, or None on a miss (also for an unreadable entry)."""
+    async def get(self, key: str, *, counted: bool = True) -> Any | None:
+        """The value stored under `key`, or None on a miss (also for an unreadable entry).
+        `counted=False`: a bookkeeping read (a generation token), not a hit or a miss."""
         try:
             value = await self._call(lambda store: store.get(key))
         except Exception:
             log.warning("cache layer %s: unreadable entry, treated as a miss", self.layer)
             value = None
+        if not counted:
+            return value
         outcome = "miss" if value is None else "hit"
         CACHE_REQUESTS.labels(layer=self.layer, outcome=outcome).inc()
         annotate_cache(self.layer, outcome)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         os.environ["RECOMMENDATION_CACHE_TTL_SECONDS"] = "0"
     trainer = _start_embedded_trainer() if settings.trainer == "embedded" else None
+    metrics_dir = _multiprocess_metrics_dir() if args.workers > 1 else None
     try:
         uvicorn.run(
             "app.asgi:create_app",
@@ -50,7 +52,22 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         if trainer is not None:
             _stop(trainer)
+        if metrics_dir is not None:
+            metrics_dir.cleanup()
     return 0
+
+
+def _multiprocess_metrics_dir() -> tempfile.TemporaryDirectory[str] | None:
+    """Prometheus multiprocess mode for the workers: `PROMETHEUS_MULTIPROC_DIR` (emptied now),
+    or a temporary folder removed at exit (returned, to clean up)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        return None
+    folder = tempfile.TemporaryDirectory(prefix="recommender-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder.name
+    return folder
 
 
 def _start_embedded_trainer() -> subprocess.Popen[bytes]:
@@ -58,7 +75,8 @@ def _start_embedded_trainer() -> subprocess.Popen[bytes]:
     itself when this process is gone (even after SIGKILL)."""
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "trainer", "--parent-pid", str(os.getpid())],
-        env=os.environ.copy(),
+        # The trainer serves its own metrics (TRAINER_METRICS_PORT), never the workers' files.
+        env={k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
     )
 
 

@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cache import build_cache
 from app.database import Database
+from app.persisted_queries import PersistedQueries
+from app.response_cache import ResponseCache
 from app.services.artifact_store import ArtifactStore, ModelAnnouncements
 from app.services.catalog import CatalogService
 from app.services.evaluations import EvaluationService
@@ -34,8 +36,12 @@ class Services:
     live: LiveUpdates
     experiments: ExperimentService
     evaluations: EvaluationService
+    documents: PersistedQueries
+    responses: ResponseCache
 
     async def close(self) -> None:
+        await self.responses.close()
+        await self.documents.close()
         await self.events.close()
         await self.live.close()
         await self.recommendations.close()
@@ -71,6 +77,16 @@ def build_services(settings: Settings) -> Services:
     )
     # Subscribed after the recommendation service, whose listener invalidates cached lists
     # first: a woken subscriber must not read the list cached before the event.
+    # Personal responses need the generation tokens, kept only while lists are cached; and
+    # under an active experiment every list must be recorded as impressions, so it executes.
+    responses = ResponseCache(
+        build_cache(settings, "responses"),
+        recommendations,
+        settings.response_cache_ttl_seconds,
+        personal=bool(settings.recommendation_cache_ttl_seconds)
+        and settings.active_experiment is None,
+    )
+    catalog.subscribe(responses.catalog_changed)
     live = LiveUpdates(settings.redis_url, f"{settings.redis_namespace}:events")
     events.subscribe(live.on_event)
     return Services(
@@ -86,4 +102,6 @@ def build_services(settings: Settings) -> Services:
         live=live,
         experiments=experiments,
         evaluations=EvaluationService(database),
+        documents=PersistedQueries.from_settings(settings, build_cache(settings, "documents")),
+        responses=responses,
     )

@@ -2,13 +2,38 @@
 
 Every name starts with `recommender_`; durations are in seconds. Add new metrics here, grouped by
 subsystem, so that `/metrics` (prometheus_client's default registry) exposes them all.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (`recommender serve --workers N` sets it), every worker
+writes its samples to files there and `exposition()` adds them up, so a scrape that reaches any
+worker sees the whole server; gauges then say how they combine (`multiprocess_mode`).
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposition() -> bytes:
+    """The text of `/metrics`: this process's registry, or every worker's with multiprocess."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
 
 LLM_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
-# Cache
+# Cache (layers: recommendations, explanations, responses, documents)
 
 CACHE_REQUESTS = Counter(
     "recommender_cache_requests_total",
@@ -69,11 +94,20 @@ TRAINER_ROUND = Histogram(
 MODEL_VERSION = Gauge(
     "recommender_model_version",
     "Version of the `default` config's model serving in this process (0 until one is loaded).",
+    multiprocess_mode="max",
 )
 MODEL_CONFIG_VERSION = Gauge(
     "recommender_model_config_version",
     "Version of the model serving each engine config in this process (absent until loaded).",
     ["config"],
+    multiprocess_mode="max",
+)
+MODEL_TRAINED_AT = Gauge(
+    "recommender_model_trained_timestamp_seconds",
+    "When the serving model of each engine config finished training (Unix time); its age is "
+    "`time() - this`, also with several workers.",
+    ["config"],
+    multiprocess_mode="max",
 )
 MODEL_AGE = Gauge(
     "recommender_model_age_seconds",

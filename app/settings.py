@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     # --- end security limits ---
     # The built web app (`make web-build`): the shop at /, GraphiQL's page and assets.
     web_dist: Path = PROJECT_ROOT / "web" / "dist"
+    # --- persisted queries and response cache (app/persisted_queries.py, app/response_cache.py)
+    persisted_queries_only: bool = False
+    persisted_query_manifests: str = ""  # comma-separated paths; the web app's is added if built
+    persisted_query_max_bytes: int = Field(default=20_000, ge=1)
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    response_cache_ttl_seconds: int = Field(default=60, ge=0)  # 0: off
+    otel_exporter_otlp_endpoint: str | None = None
+    # --- end persisted queries and response cache ---
     # JSON list of ExperimentDefinition; at most one active (it decides who gets which model).
     experiments: list[ExperimentDefinition] = Field(default_factory=list)
 

@@ -1,8 +1,11 @@
 """Recommendations over GraphQL against real server processes, next to a minimal Strawberry app.
 
-Prints one JSON line: one client's p50/p99 for a warm customer, then 32 concurrent clients (wrk)
-rotating over 100 warm customers, and the `{ __typename }` throughput of a minimal Strawberry app
-measured in the same run (alternating rounds, so background noise falls on both), and the ratio.
+Prints one JSON line: one client's p50/p99/max for a warm customer, then 32 concurrent clients
+(wrk) rotating over 100 warm customers asking for 10 items with product id, name and price, on
+two servers: `cached` (the response cache on and warm: every request a hit) and `uncached`
+(`RESPONSE_CACHE_TTL_SECONDS=0`: every request executes, the list cache as usual), and the
+`{ __typename }` throughput of a minimal Strawberry app, all in alternating rounds of the same
+run (so background noise falls on all alike), with each path's ratio to the minimal app.
 
     python -m bench.api_recommendations [--backend sqlite|postgresql] [--workers 1]
         [--seconds 9] [--redis]     # --redis: shared caches in the local Redis (production shape)
@@ -29,36 +32,57 @@ from bench._support import (
     wrk,
 )
 
-QUERY = "{ recommendations(first: 10) { score product { id name price } } }"
+QUERY = "query Recommendations { recommendations(first: 10) { product { id name price } } }"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TYPENAME = json.dumps({"query": "{ __typename }"})
 ROUNDS = 3
 
 
-def alternate(
-    target: Callable[[int], dict], reference: Callable[[int], dict], seconds: int
-) -> tuple[dict, dict]:
-    """Run both loads in alternating rounds, so that background noise falls on both alike;
-    returns each side's merged summary (requests, rps, errors, and the worst round's p50/p99)."""
-    rounds: dict[str, list[dict]] = {"target": [], "reference": []}
+def rounds(loads: dict[str, Callable[[int], dict]], seconds: int) -> dict[str, dict]:
+    """Each load in turn, ROUNDS times (background noise falls on all alike); merged summaries
+    (requests, rps, errors, and the worst round's p50/p99/max)."""
+    results: dict[str, list[dict]] = {name: [] for name in loads}
     slice_seconds = max(1, seconds // ROUNDS)
     for _ in range(ROUNDS):
-        rounds["target"].append(target(slice_seconds))
-        rounds["reference"].append(reference(slice_seconds))
-
-    def merged(results: list[dict]) -> dict:
-        requests = sum(r["requests"] for r in results)
-        elapsed = sum(r["seconds"] for r in results)
-        return {
+        for name, load in loads.items():
+            results[name].append(load(slice_seconds))
+    merged = {}
+    for name, runs in results.items():
+        requests = sum(r["requests"] for r in runs)
+        elapsed = sum(r["seconds"] for r in runs)
+        merged[name] = {
             "requests": requests,
             "seconds": round(elapsed, 2),
             "rps": round(requests / elapsed, 1),
-            "p50_ms": max(r["p50_ms"] for r in results),
-            "p99_ms": max(r["p99_ms"] for r in results),
-            "errors": sum(r["errors"] for r in results),
+            "p50_ms": max(r["p50_ms"] for r in runs),
+            "p99_ms": max(r["p99_ms"] for r in runs),
+            "max_ms": max(r.get("max_ms", 0.0) for r in runs),
+            "errors": sum(r["errors"] for r in runs),
         }
+    return merged
 
-    return merged(rounds["target"]), merged(rounds["reference"])
+
+def single_client(base: str, token: str) -> dict:
+    """One client, one warm customer, 300 requests in a row: p50/p99/max in ms."""
+    samples = []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for _ in range(300):
+            started = time.perf_counter()
+            response = client.post(
+                "/graphql", json={"query": QUERY}, headers={"authorization": f"Bearer {token}"}
+            )
+            samples.append(time.perf_counter() - started)
+            assert len(response.json()["data"]["recommendations"]) == 10, response.text
+    return {**summary_ms(samples), "max_ms": round(max(samples) * 1000, 2)}
+
+
+def warm(base: str, tokens: list[str]) -> None:
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for token in tokens:
+            response = client.post(
+                "/graphql", json={"query": QUERY}, headers={"authorization": f"Bearer {token}"}
+            )
+            assert "errors" not in response.json(), response.text
 
 
 def main() -> None:
@@ -87,29 +111,29 @@ def main() -> None:
         tokens = customer_tokens(url, args.customers, secret)
         if args.redis:
             env |= {"REDIS_URL": REDIS_URL, "REDIS_NAMESPACE": f"bench-{secrets.token_hex(4)}"}
-        with server(url, extra_env=env, workers=args.workers) as base:
-            with httpx.Client(base_url=base, timeout=120) as client:
-                headers = {"authorization": f"Bearer {tokens[0]}"}
-                for token in tokens:
-                    warm = client.post(
-                        "/graphql",
-                        json={"query": QUERY},
-                        headers={"authorization": f"Bearer {token}"},
-                    )
-                    assert "errors" not in warm.json(), warm.text
-                samples = []
-                for _ in range(300):
-                    started = time.perf_counter()
-                    response = client.post("/graphql", json={"query": QUERY}, headers=headers)
-                    samples.append(time.perf_counter() - started)
-                    assert len(response.json()["data"]["recommendations"]) == 10
+        uncached_env = {**env, "RESPONSE_CACHE_TTL_SECONDS": "0"}
+        cached_env = {**env, "RESPONSE_CACHE_TTL_SECONDS": "3600"}
+        with (
+            server(url, extra_env=cached_env, workers=args.workers) as cached,
+            server(url, extra_env=uncached_env, workers=args.workers) as uncached,
+            minimal_server() as minimal,
+        ):
+            warm(cached, tokens)
+            warm(uncached, tokens)
+            single = {"cached": single_client(cached, tokens[0])}
+            single["uncached"] = single_client(uncached, tokens[0])
             print("single client done", file=sys.stderr)
-            loaded = wrk(base, body, tokens, args.seconds, args.connections)
-        print("recommendations under load done", file=sys.stderr)
-    with minimal_server() as base:
-        reference = wrk(
-            base + "/", json.dumps({"query": "{ __typename }"}), [], args.seconds, args.connections
-        )
+            typename = json.dumps({"query": "{ __typename }"})
+            conns = args.connections
+            results = rounds(
+                {
+                    "cached": lambda s: wrk(cached, body, tokens, s, conns),
+                    "uncached": lambda s: wrk(uncached, body, tokens, s, conns),
+                    "minimal": lambda s: wrk(minimal + "/", typename, [], s, conns),
+                },
+                args.seconds,
+            )
+    reference = results["minimal"]["rps"]
     print(
         json.dumps(
             {
@@ -118,10 +142,15 @@ def main() -> None:
                 "workers": args.workers,
                 "redis": args.redis,
                 "customers": len(tokens),
-                "single_client": summary_ms(samples),
-                "concurrent": {"connections": args.connections, **loaded},
-                "minimal_strawberry_typename": reference,
-                "throughput_ratio": round(loaded["rps"] / reference["rps"], 3),
+                "query": QUERY,
+                "single_client": single,
+                "connections": args.connections,
+                "cached": results["cached"],
+                "uncached": results["uncached"],
+                "minimal_strawberry_typename": results["minimal"],
+                "cached_ratio": round(results["cached"]["rps"] / reference, 3),
+                "uncached_ratio": round(results["uncached"]["rps"] / reference, 3),
+                "targets": {"cached_ratio": 1.0, "uncached_ratio": 0.6},
             }
         )
     )

@@ -2,6 +2,7 @@
 through."""
 
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -32,17 +33,26 @@ class RecommenderSchema(strawberry.Schema):
 
 
 def build_schema(
-    settings: Settings | None = None, rate_limiter: RateLimiter | None = None
+    settings: Settings | None = None,
+    rate_limiter: RateLimiter | None = None,
+    tracer_provider: Any | None = None,
 ) -> strawberry.Schema:
     """The schema with its limits from `settings` (default: the process settings); requests
-    are billed to `rate_limiter` when given (see schema/extensions/limits.py)."""
+    are billed to `rate_limiter` when given (see schema/extensions/limits.py), and traced with
+    Strawberry's OpenTelemetry extension when a `tracer_provider` is given (app/tracing.py)."""
     settings = settings or get_settings()
+    tracing: list[Any] = []
+    if tracer_provider is not None:
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        tracing.append(partial(OpenTelemetryExtension, tracer_provider=tracer_provider))
     return RecommenderSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Product, User, Interaction],
         extensions=[
+            *tracing,
             OperationMetrics,
             ErrorCodes,
             StreamErrorCodes,

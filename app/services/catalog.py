@@ -2,7 +2,7 @@
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
@@ -95,6 +95,15 @@ class CatalogService:
         self._db = database
         self._row_ttl = row_ttl_seconds
         self._rows: dict[int, tuple[float, Product]] = {}
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
+
+    def subscribe(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call `listener` after every product creation, edit or archiving."""
+        self._listeners.append(listener)
+
+    async def _changed(self) -> None:
+        for listener in self._listeners:
+            await listener()
 
     async def list_products(
         self, product_filter: ProductFilter, first: int, after_id: int | None
@@ -178,6 +187,7 @@ class CatalogService:
             product = Product(**values)
             product.search_text = search_text(product.name, product.description, product.tags)
             session.add(product)
+        await self._changed()
         return product
 
     async def update_product(self, product_id: int, data: ProductInput) -> Product:
@@ -194,6 +204,7 @@ class CatalogService:
                 setattr(product, key, value)
             product.search_text = search_text(product.name, product.description, product.tags)
         self._edited(product)
+        await self._changed()
         return product
 
     async def delete_product(self, product_id: int) -> Product:
@@ -204,6 +215,7 @@ class CatalogService:
                 raise ServiceError(ErrorCode.NOT_FOUND, "No such product", "id")
             product.deleted_at = utcnow()
         self._edited(product)
+        await self._changed()
         return product
 
     def _edited(self, product: Product) -> None:

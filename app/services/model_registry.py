@@ -26,6 +26,7 @@ from app.metrics import (
     MODEL_LOAD_SECONDS,
     MODEL_LOADS,
     MODEL_REFUSED,
+    MODEL_TRAINED_AT,
     MODEL_VERSION,
 )
 from app.services.artifact_store import Announcement, ArtifactStore, ModelAnnouncements
@@ -176,6 +177,7 @@ class ModelRegistry:
         MODEL_CONFIG_VERSION.labels(config=config).set(version)
         if config == "default":
             MODEL_VERSION.set(version)
+        MODEL_TRAINED_AT.labels(config=config).set(model.trained_at.timestamp())
         MODEL_AGE.labels(config=config).set_function(
             lambda: (datetime.now(UTC) - model.trained_at).total_seconds()
         )

@@ -128,6 +128,11 @@ class RecommendationService:
         await self._registry.close()
         await self._cache.close()
 
+    async def generation(self, user_id: int) -> str:
+        """The customer's generation token: replaced by each of their events (on every process
+        sharing the cache), so anything keyed by it is invalidated at once."""
+        return str(await self._cache.get(f"generation:{user_id}") or "0")
+
     async def _on_event(self, interactions: Sequence[StoredEvent]) -> None:
         user_ids = sorted({interaction.user_id for interaction in interactions})
         ttl = self._settings.recommendation_cache_ttl_seconds
@@ -158,7 +163,8 @@ class RecommendationService:
         ]
         if record_impressions:
             work.append(self.record_impressions(user_id, served))
-        rows, *_ = await asyncio.gather(*work)
+        # One awaitable (no experiment) is awaited directly: no task to schedule.
+        rows, *_ = await asyncio.gather(*work) if len(work) > 1 else [await work[0]]
         live = [
             item for item in served if (row := rows.get(item.product_id)) and not row.deleted_at
         ]

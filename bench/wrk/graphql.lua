@@ -38,8 +38,9 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
   local errors = summary.errors
   io.write(string.format(
-    '{"requests": %d, "seconds": %.2f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, "errors": %d}\n',
+    '{"requests": %d, "seconds": %.2f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f, "errors": %d}\n',
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000,
     failed + errors.connect + errors.read + errors.write + errors.timeout))
 end

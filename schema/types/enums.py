@@ -58,6 +58,24 @@ class ErrorCode(Enum):
         description="A dependency such as the database cannot be reached right now; retry "
         "shortly, with backoff.",
     )
+    PERSISTED_QUERY_NOT_FOUND = strawberry.enum_value(
+        "PERSISTED_QUERY_NOT_FOUND",
+        description="The server does not know the document of this `persistedQuery` hash: send "
+        "it again with its `query` (Apollo Client's persisted-queries link does this).",
+    )
+    PERSISTED_QUERY_NOT_IN_LIST = strawberry.enum_value(
+        "PERSISTED_QUERY_NOT_IN_LIST",
+        description="The server runs only trusted documents (`PERSISTED_QUERIES_ONLY`) and this "
+        "one is not in its manifests.",
+    )
+    PERSISTED_QUERY_HASH_MISMATCH = strawberry.enum_value(
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        description="`persistedQuery.sha256Hash` is not the SHA-256 of the `query` sent with it.",
+    )
+    PERSISTED_QUERY_TOO_LARGE = strawberry.enum_value(
+        "PERSISTED_QUERY_TOO_LARGE",
+        description="The document is over `PERSISTED_QUERY_MAX_BYTES`; it is not stored or run.",
+    )
 
 
 __all__ = ["ErrorCode", "InteractionType", "Role"]

@@ -33,6 +33,14 @@ async function gql(query, variables = {}, token) {
   return body.data;
 }
 
+/** The GraphQL operation of a request to /graphql: a POST's body, or a persisted-query GET's URL. */
+function operationOf(request) {
+  const url = new URL(request.url());
+  if (url.pathname !== "/graphql") return null;
+  if (request.method() === "GET") return url.searchParams.get("operationName");
+  return request.postDataJSON()?.operationName ?? null;
+}
+
 /** Product ids of the recommendations panel, in order. */
 async function recommendationIds(p = page) {
   await p.getByTestId("recommendation").first().waitFor({ timeout: TIMEOUT });
@@ -204,12 +212,14 @@ test("checkout records the purchase and the products leave the recommendations",
   await page.getByRole("button", { name: "Place order" }).click();
   await page.getByTestId("order-confirmation").waitFor();
   assert.equal(await page.getByTestId("cart-count").count(), 0, "cart emptied");
-  const fresh = page.waitForResponse(
-    (r) => r.url().endsWith("/graphql") && r.request().postDataJSON()?.operationName === "Recommendations",
-  );
+  const fresh = page.waitForResponse((r) => operationOf(r.request()) === "Recommendations");
   await page.getByRole("link", { name: "See your new picks" }).click();
   await page.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor();
-  await fresh;
+  const picks = (await fresh).request();
+  // Queries travel as persisted-query GETs: a hash, never the document.
+  assert.equal(picks.method(), "GET");
+  assert.ok(!new URL(picks.url()).searchParams.has("query"), "no document in the URL");
+  assert.match(new URL(picks.url()).searchParams.get("extensions") ?? "", /"sha256Hash":"[0-9a-f]{64}"/);
   await page.locator('section[aria-busy="false"]:has([data-testid="recommendations"])').waitFor();
   const afterPurchase = await recommendationIds();
   assert.ok(!afterPurchase.includes(state.topPick), "the purchased top pick left the recommendations");
@@ -235,7 +245,7 @@ test("two tabs of the customer stay in sync: a cart add in one changes the other
   const pushes = [];
   other.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => String(payload).includes('"next"') && pushes.push(Date.now())));
   const refetches = [];
-  other.on("request", (r) => r.url().endsWith("/graphql") && r.postDataJSON()?.operationName === "Recommendations" && refetches.push(r));
+  other.on("request", (r) => operationOf(r) === "Recommendations" && refetches.push(r));
   await other.goto("/");
   await other.getByRole("heading", { name: `Welcome back, ${user.username}` }).waitFor();
   await other.locator('section[aria-busy="false"]:has([data-testid="recommendations"])').waitFor();
@@ -250,7 +260,7 @@ test("two tabs of the customer stay in sync: a cart add in one changes the other
   const top = page.getByTestId("recommendation").first();
   let added = 0; // when the first tab sent the event
   page.on("request", (r) => {
-    if (!added && r.url().endsWith("/graphql") && r.postDataJSON()?.operationName === "RecordInteraction") added = Date.now();
+    if (!added && operationOf(r) === "RecordInteraction") added = Date.now();
   });
   await top.getByRole("button", { name: /^Add .* to cart$/ }).click();
   await other.waitForFunction(

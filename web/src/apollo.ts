@@ -1,6 +1,9 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
 import type { ApolloCache } from "@apollo/client";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
+import { printExecutableGraphQLDocument } from "@graphql-tools/documents";
+import type { ASTNode, DocumentNode } from "graphql";
 import { isSubscriptionOperation, relayStylePagination } from "@apollo/client/utilities";
 import { createClient as createWsClient } from "graphql-ws";
 import type { Client as WsClient } from "graphql-ws";
@@ -118,8 +121,43 @@ export function reconnectLiveUpdates(): void {
   for (const client of liveClients) client.terminate();
 }
 
+const documentTexts = new WeakMap<ASTNode, string>();
+
+/**
+ * The text sent for a document: normalised (fields sorted, minimal whitespace), the form whose
+ * SHA-256 GraphQL Code Generator writes into src/gql/persisted-documents.json, so the hash the
+ * server looks up is the hash of what it would be sent.
+ */
+export function documentText(node: ASTNode): string {
+  let text = documentTexts.get(node);
+  if (text === undefined) {
+    text = printExecutableGraphQLDocument(node as DocumentNode);
+    documentTexts.set(node, text);
+  }
+  return text;
+}
+
+/** SHA-256 of the document text, hex (Web Crypto). */
+export async function documentHash(document: DocumentNode): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(documentText(document)));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Automatic persisted queries: a query goes as a short GET with its hash (cacheable by the
+ * browser and CDNs); the server answers PERSISTED_QUERY_NOT_FOUND only for a document it was never
+ * told (not in the build's manifest), and the link then POSTs the full text once. Mutations stay
+ * POSTs. Without Web Crypto (plain http on a non-local host) documents are sent in full.
+ */
+function persistedQueriesLink(): ApolloLink | null {
+  if (typeof crypto === "undefined" || !crypto.subtle) return null;
+  return new PersistedQueryLink({ generateHash: documentHash, useGETForHashedQueries: true });
+}
+
 export function createClient(uri = "/graphql"): ApolloClient {
-  const http = ApolloLink.from([authLink, new HttpLink({ uri })]);
+  const persisted = persistedQueriesLink();
+  const httpLink = new HttpLink({ uri, print: (node) => documentText(node) });
+  const http = ApolloLink.from(persisted ? [authLink, persisted, httpLink] : [authLink, httpLink]);
   return new ApolloClient({
     link: ApolloLink.split(({ query }) => isSubscriptionOperation(query), createLiveLink(uri), http),
     cache: createCache(),

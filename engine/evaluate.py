@@ -1,7 +1,7 @@
 """Offline evaluation per EVALUATION.md: time split, novel-product relevance, top-k metrics.
 
 Usage: python -m engine.evaluate DIR --cutoff 2011-10-01 [--k 10]
-       [--configs default,brief,popularity]
+       [--configs default,default-blend,ranked,brief,popularity (default: all of CONFIGS)]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory")
     parser.add_argument("--cutoff", required=True)
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--configs", default="default,brief,popularity")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args(argv)
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]

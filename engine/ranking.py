@@ -289,12 +289,12 @@ def _window_rows(
     )
 
 
-def window_split(
-    state: TrainingState, days: float
-) -> tuple[TrainingState, sp.csr_matrix, np.ndarray] | None:
-    """(sub-state of the events before the last `days`, relevance (n_sub x m) of products first
-    touched in the window, customers with any) or None when the window holds no such customer.
-    `days` is capped at a quarter of the history."""
+SubModel = tuple[TrainingState, ScoringModel | None]
+
+
+def _late(state: TrainingState, days: float) -> tuple[np.ndarray, float] | None:
+    """(mask of the prepared events in the last `days`, capped at a quarter of the history;
+    the capped days), or None when the window is empty or holds every event."""
     prep = state.prepared
     if len(prep.age_days) == 0:
         return None
@@ -302,11 +302,42 @@ def window_split(
     late = prep.age_days < days
     if not late.any() or late.all():
         return None
-    early = prep.select(~late)
+    return late, days
+
+
+def before_window(state: TrainingState, days: float) -> SubModel | None:
+    """The sub-state of the events before the last `days` (capped as in window_split) and its
+    collaborative model; the blend fitting can share it (same split); None as _late."""
+    found = _late(state, days)
+    if found is None:
+        return None
+    late, days = found
+    early = state.prepared.select(~late)
     early = dataclasses.replace(early, age_days=early.age_days - days)
     split_now = state.now - np.timedelta64(int(days * 86400), "s")
     sub_cfg = dataclasses.replace(state.config, fit_blend=False)
     sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
+    return sub, fit_model(sub_cfg.cf, sub, sub_cfg)
+
+
+def window_split(
+    state: TrainingState, days: float, before: SubModel | None = None
+) -> tuple[SubModel, sp.csr_matrix, np.ndarray] | None:
+    """(sub-state of the events before the last `days` with its collaborative model, relevance
+    (n_sub x m) of products first touched in the window, customers with any) or None when the
+    window holds no such customer. `days` is capped at a quarter of the history; `before`:
+    before_window(state, days) when already computed."""
+    found = _late(state, days)
+    if found is None:
+        return None
+    late, days = found
+    prep = state.prepared
+    split_now = state.now - np.timedelta64(int(days * 86400), "s")
+    if before is None or before[0].now != split_now:
+        before = before_window(state, days)
+        if before is None:
+            return None
+    sub = before[0]
     late_ev = prep.select(late)
     rows = np.fromiter(
         (sub.user_index.get(u, -1) for u in late_ev.users.tolist()), np.int64, len(late_ev.users)
@@ -325,7 +356,7 @@ def window_split(
     users = np.flatnonzero(np.diff(rel.indptr) > 0)
     if not len(users):
         return None
-    return sub, rel, users
+    return before, rel, users
 
 
 def _ndcg(scores: np.ndarray, w: _Window, k: int = 10) -> float:
@@ -338,17 +369,18 @@ def _window(
     blend: BlendWeights,
     days: float,
     rng: np.random.Generator,
+    before: SubModel | None = None,
 ) -> tuple[_Window, TrainingState] | None:
     """The ranker rows of the last `days` of `state` (candidates and features from the events
     before, labels from the window) and the sub-state before it; None with too few customers."""
     cfg = state.config
-    split = window_split(state, days)
+    split = window_split(state, days, before)
     if split is None or len(split[2]) < cfg.validation_min_users:
         return None
-    sub, rel, users = split
+    (sub, sub_cf), rel, users = split
     if len(users) > cfg.ranker_max_users:
         users = np.sort(rng.choice(users, cfg.ranker_max_users, replace=False))
-    scorer = Scorer(sub, fit_model(sub.config.cf, sub, sub.config), content, blend)
+    scorer = Scorer(sub, sub_cf, content, blend)
     return _window_rows(scorer, build_facts(sub), rel, users, cfg.ranker_candidates), sub
 
 
@@ -361,9 +393,13 @@ def _scores(trees: TreeEnsemble, w: _Window, margin: float) -> np.ndarray:
 
 
 def fit_ranker(
-    state: TrainingState, content: ScoringModel | None, blend: BlendWeights
+    state: TrainingState,
+    content: ScoringModel | None,
+    blend: BlendWeights,
+    before: SubModel | None = None,
 ) -> tuple[Ranker | None, dict[str, Any]]:
-    """The ranker for `state` with the fitted `blend`, and a report (JSON scalars).
+    """The ranker for `state` with the fitted `blend`, and a report (JSON scalars); `before`:
+    before_window(state, ranker_window_days) when already computed (shared with the blend).
 
     Validated forward in time: trees learned on the window before the last one (W =
     ranker_window_days: candidates from events before end - 2W, labels from [end - 2W,
@@ -377,7 +413,7 @@ def fit_ranker(
     report: dict[str, Any] = {"stage": "blend"}
     rng = np.random.default_rng(cfg.seed)
     days = cfg.ranker_window_days
-    late = _window(state, content, blend, days, rng)
+    late = _window(state, content, blend, days, rng, before)
     early = _window(late[1], content, blend, days, rng) if late is not None else None
     if late is None or early is None:
         report["reason"] = "too few customers in the ranker windows"

@@ -25,7 +25,7 @@ from engine.config import CONFIGS, BlendWeights, EngineConfig, ExcludeRule
 from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
-from engine.ranking import Ranker, fit_ranker
+from engine.ranking import Ranker, before_window, fit_ranker
 from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
 from engine.scoring import Scorer
 from engine.training import (
@@ -112,12 +112,13 @@ class Recommender:
         content = fit_model("content", state, cfg) if cfg.content else None
         cf = fit_model(cfg.cf, state, cfg)
         blend, fitted = cfg.blend, False
+        before = before_window(state, cfg.ranker_window_days) if cfg.ranker else None
         if cfg.fit_blend:
-            tuned = fit_blend(state, content)
+            tuned = fit_blend(state, content, before=before)
             if tuned is not None:
                 blend, fitted = tuned, True
         scorer = Scorer(state, cf, content, blend)
-        ranker, report = fit_ranker(state, content, blend) if cfg.ranker else (None, {})
+        ranker, report = fit_ranker(state, content, blend, before) if cfg.ranker else (None, {})
         self._info = ModelInfo(
             users=len(state.user_ids),
             products=len(catalog),

@@ -164,7 +164,8 @@ class Ranker:
 
     candidates: products per customer taken from the blend; score = trees(x) + blend_margin *
     blend score - popularity_penalty * pop_long (log1p customers of the product): the trees
-    learn corrections to the blend's order, the penalty keeps lists off the bestsellers;
+    learn corrections to the blend's order, the penalty keeps lists off the bestsellers.
+    features: the names the trees' feature indices refer to (engine.features.FEATURES).
     """
 
     facts: RankingFacts
@@ -241,8 +242,10 @@ def _preferred(scorer: Scorer, strengths: sp.csr_matrix) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class _Window:
-    """Features (r x F), labels (r,) and group sizes of a set of customers' candidates, plus
-    per customer: blend scores (u x c), labels (u x c), and total novel products (u,)."""
+    """u customers' c candidates each: features x (u*c x F) and labels y (u*c,) row-major by
+    customer; blend scores (u x c, -inf = excluded), labels (u x c bool), novel products in the
+    window (u,: the ideal DCG's count, also those outside the candidates) and log1p customers
+    of each candidate (u x c)."""
 
     x: np.ndarray
     y: np.ndarray

@@ -7,7 +7,9 @@ Layout of an artifact directory:
 
 `tree` describes the recommender's serving state: JSON scalars inline, arrays by file name,
 sparse CSR matrices as three arrays, and objects only of the classes in `_CLASSES` (so a
-manifest can name nothing that runs code). `load` checks the format version, every file's
+manifest can name nothing that runs code). Format 2 adds the learned ranker (engine/ranking.py):
+its trees are arrays (TreeEnsemble), walked by numpy at serving, so no LightGBM model string
+and no pickle is stored. `load` checks the format version, every file's
 checksum, dtype and shape, and the sparse structure, and raises ArtifactError on any mismatch.
 """
 
@@ -27,14 +29,16 @@ import scipy.sparse as sp
 
 from engine.config import BlendWeights, EngineConfig
 from engine.data import Catalog
+from engine.features import RankingFacts
 from engine.models import model_classes
 from engine.models.item_knn import KnnPool
+from engine.ranking import Ranker, TreeEnsemble
 from engine.recommender import ModelInfo, Recommender
 from engine.rules import Picker
 from engine.scoring import Scorer
 from engine.training import PreparedEvents, TrainingState
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 _CORE_CLASSES: tuple[type, ...] = (
     Recommender,
@@ -47,6 +51,9 @@ _CORE_CLASSES: tuple[type, ...] = (
     EngineConfig,
     BlendWeights,
     ModelInfo,
+    Ranker,
+    TreeEnsemble,
+    RankingFacts,
 )
 
 

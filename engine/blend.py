@@ -41,10 +41,13 @@ def fit_blend(
     min_gain: float = 0.002,
     k: int = 10,
     pool: int = 200,
+    before: tuple[TrainingState, ScoringModel | None] | None = None,
 ) -> BlendWeights | None:
     """Blend weights tuned on the validation window, or None when there is too little data.
 
-    content: the fitted content model (it depends on the catalog only, so it is shared).
+    content: the fitted content model (it depends on the catalog only, so it is shared);
+    before: the sub-state before the window and its collaborative model when already fitted
+    (the ranker's, engine/ranking.before_window); used when its split time is this one's.
     """
     cfg = state.config
     prep = state.prepared
@@ -58,9 +61,12 @@ def fit_blend(
     early = prep.select(~late)
     early = dataclasses.replace(early, age_days=early.age_days - days)
     split_now = state.now - np.timedelta64(int(days * 86400), "s")
-    sub_cfg = dataclasses.replace(cfg, fit_blend=False)
-    sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
-    sub_cf = fit_model(sub_cfg.cf, sub, sub_cfg)
+    if before is not None and before[0].now == split_now:
+        sub, sub_cf = before
+    else:
+        sub_cfg = dataclasses.replace(cfg, fit_blend=False)
+        sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
+        sub_cf = fit_model(sub_cfg.cf, sub, sub_cfg)
     late_ev = prep.select(late)
     rows = np.fromiter(
         (sub.user_index.get(u, -1) for u in late_ev.users.tolist()), np.int64, len(late_ev.users)

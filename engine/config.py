@@ -58,6 +58,15 @@ class EngineConfig:
     nothing.
     exclude_cart: products in the customer's open cart (added, not bought since) are not
     recommended either.
+    ranker: a second stage (engine/ranking.py) re-orders the blend's top `ranker_candidates`
+    with gradient-boosted trees learned on the last two windows of `ranker_window_days` of the
+    training events (LightGBM lambdarank: `ranker_rounds` trees of at most `ranker_leaves`
+    leaves and depth `ranker_depth`, starting from ranker_blend_margin x the blend score; at
+    most `ranker_max_users` customers per window); with ranker_must_win it serves only when,
+    learned on the earlier window, it beats the blend on the last one. ranker_drop: feature groups
+    (engine.features.FEATURE_GROUPS) left out, for ablations. ranker_popularity_penalties: the
+    penalties per log1p(customers) tried, the largest within ranker_penalty_tolerance
+    (relative NDCG) of no penalty is kept (wider lists at equal accuracy).
     """
 
     name: str = "default"
@@ -92,10 +101,25 @@ class EngineConfig:
     trend_support_days: float = 56.0
     exclude_cart: bool = True
     seed: int = 0
+    ranker: bool = False
+    ranker_must_win: bool = True
+    ranker_window_days: float = 28.0
+    ranker_candidates: int = 200
+    ranker_max_users: int = 3000
+    ranker_rounds: int = 30
+    ranker_leaves: int = 7
+    ranker_depth: int = 6
+    ranker_blend_margin: float = 5.0
+    ranker_learning_rate: float = 0.05
+    ranker_drop: tuple[str, ...] = ()
+    ranker_popularity_penalties: tuple[float, ...] = (0.0, 0.02, 0.05)
+    ranker_penalty_tolerance: float = 0.005
 
 
 CONFIGS: dict[str, EngineConfig] = {
-    "default": EngineConfig(),
+    "default": EngineConfig(ranker=True),
+    "default-blend": EngineConfig(name="default-blend"),
+    "ranked": EngineConfig(name="ranked", ranker=True, ranker_must_win=False),
     "brief": EngineConfig(
         name="brief",
         cf="user_knn",

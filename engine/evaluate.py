@@ -1,7 +1,7 @@
 """Offline evaluation per EVALUATION.md: time split, novel-product relevance, top-k metrics.
 
 Usage: python -m engine.evaluate DIR --cutoff 2011-10-01 [--k 10]
-       [--configs default,brief,popularity]
+       [--configs default,default-blend,ranked,brief,popularity (default: all of CONFIGS)]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events, load_dataset
-from engine.metrics import aggregate
+from engine.metrics import aggregate, intra_list_diversity
+from engine.models.content import content_model
 from engine.recommender import Recommender
 
 
@@ -55,6 +56,9 @@ def evaluate(
     """Train every config on events before `cutoff` and score the protocol's evaluated users.
 
     All of a user's train products are excluded (exclude="interacted"), as the protocol demands.
+    Beside the protocol's metrics: intra_list_diversity (1 - mean pairwise TF-IDF cosine of the
+    products in a list, engine.metrics), the stage that ordered the lists ("ranker" / "blend")
+    and, for configs with a ranker, its training seconds, size and validation NDCG.
     configs None = every entry of CONFIGS ("default", "brief", "popularity").
     """
     configs = dict(configs) if configs is not None else dict(CONFIGS)
@@ -71,6 +75,8 @@ def evaluate(
         "default": "default" if "default" in configs else next(iter(configs), ""),
         "models": {},
     }
+    vectors = content_model(catalog, 200_000).tfidf
+    index = {p: i for i, p in enumerate(catalog.product_ids.tolist())}
     for name, config in configs.items():
         t0 = time.perf_counter()
         model = Recommender(config).fit(catalog, train)
@@ -79,9 +85,19 @@ def evaluate(
         lists = model.recommend_batch(users, k, exclude="interacted")
         score_s = time.perf_counter() - t1
         metrics = aggregate(lists, relevant, k, len(catalog))
+        metrics["intra_list_diversity"] = intra_list_diversity(
+            [np.array([index[p] for p in ranked[:k]], dtype=np.int64) for ranked in lists], vectors
+        )
         metrics = {key: round(v, 4) for key, v in metrics.items()}
         metrics["ms_per_user"] = round(1000.0 * score_s / max(len(users), 1), 3)
         metrics["train_seconds"] = round(fit_s, 2)
+        info = model.info
+        metrics["stage"] = info.stage
+        if config.ranker:
+            metrics["ranker_seconds"] = round(info.ranker_seconds, 2)
+            metrics["ranker_bytes"] = info.ranker_bytes
+            metrics["validation_ndcg_blend"] = info.validation_ndcg_blend
+            metrics["validation_ndcg_ranker"] = info.validation_ndcg_ranker
         result["models"][name] = metrics
         if progress is not None:
             print(
@@ -99,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory")
     parser.add_argument("--cutoff", required=True)
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--configs", default="default,brief,popularity")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args(argv)
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]

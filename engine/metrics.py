@@ -6,6 +6,7 @@ import math
 from collections.abc import Collection, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def user_metrics(ranked: Sequence[str], relevant: Collection[str], k: int) -> dict[str, float]:
@@ -61,3 +62,18 @@ def ndcg_at_k(
     counts = relevant.sum(1) if n_relevant is None else n_relevant
     ideal = np.cumsum(disc)[np.clip(counts, 1, k) - 1]
     return float(np.mean((hits * disc).sum(1) / ideal))
+
+
+def intra_list_diversity(lists: Sequence[np.ndarray], vectors: sp.csr_matrix) -> float:
+    """Mean over lists of 1 - mean pairwise cosine of the products' vectors (rows of `vectors`,
+    L2-normalised, m x V); lists hold product indices, those with fewer than 2 are skipped.
+    In [0, 1] for non-negative vectors: 1 = no two products of a list share a term."""
+    values = []
+    for items in lists:
+        n = len(items)
+        if n < 2:
+            continue
+        v = vectors[np.asarray(items)]
+        sim = (v @ v.T).toarray()
+        values.append(1.0 - (sim.sum() - np.trace(sim)) / (n * (n - 1)))
+    return float(np.mean(values)) if values else 0.0

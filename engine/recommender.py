@@ -2,9 +2,11 @@
 
 fit: events -> TrainingState (engine/training.py) -> the configured collaborative and content
 models (engine/models/, by registered name) -> blend weights fitted on a validation window
-(engine/blend.py) -> a Scorer (engine/scoring.py). recommend: the customer's profile, with events
-since training folded in -> blended scores -> rules (engine/rules.py) -> top k with structured
-reasons (engine/reasons.py). Lists are normalised so that the top product has score 1.0.
+(engine/blend.py) -> a Scorer (engine/scoring.py). With config.ranker, a second stage
+(engine/ranking.py) learns to re-order the blend's top candidates. recommend: the customer's
+profile, with events since training folded in -> blended scores -> (the ranker's order of the
+top candidates) -> rules (engine/rules.py) -> top k with structured reasons
+(engine/reasons.py). Lists are normalised so that the top product has score 1.0.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from engine.config import CONFIGS, BlendWeights, EngineConfig, ExcludeRule
 from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
+from engine.ranking import Ranker, before_window, fit_ranker
 from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
 from engine.rules import open_cart
 from engine.scoring import Scorer
@@ -62,7 +65,10 @@ class Recommendation:
 @dataclass(frozen=True)
 class ModelInfo:
     """Summary of a fitted model; train_seconds is wall time of fit(); algorithm comes from the
-    collaborative model itself (e.g. `EASE (λ=278)`, "none" without one)."""
+    collaborative model itself (e.g. `EASE (λ=278)`, "none" without one). stage: "ranker" when
+    the learned second stage orders the lists, else "blend"; ranker_seconds (wall time of its
+    training, inside train_seconds), ranker_bytes (its trees), ranker_trees, and the NDCG@10 of
+    the blend's and the ranker's order on the ranker window's held-out customers (0: not run)."""
 
     users: int
     products: int
@@ -74,6 +80,12 @@ class ModelInfo:
     blend: BlendWeights = dataclasses.field(default_factory=BlendWeights)
     blend_fitted: bool = False
     data_until: str = ""
+    stage: str = "blend"
+    ranker_seconds: float = 0.0
+    ranker_bytes: int = 0
+    ranker_trees: int = 0
+    validation_ndcg_blend: float = 0.0
+    validation_ndcg_ranker: float = 0.0
 
 
 class Recommender:
@@ -83,6 +95,7 @@ class Recommender:
         self.config = config
         self._scorer: Scorer | None = None
         self._info: ModelInfo | None = None
+        self._ranker: Ranker | None = None
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -102,11 +115,13 @@ class Recommender:
         content = fit_model("content", state, cfg) if cfg.content else None
         cf = fit_model(cfg.cf, state, cfg)
         blend, fitted = cfg.blend, False
+        before = before_window(state, cfg.ranker_window_days) if cfg.ranker else None
         if cfg.fit_blend:
-            tuned = fit_blend(state, content)
+            tuned = fit_blend(state, content, before=before)
             if tuned is not None:
                 blend, fitted = tuned, True
         scorer = Scorer(state, cf, content, blend)
+        ranker, report = fit_ranker(state, content, blend, before) if cfg.ranker else (None, {})
         self._info = ModelInfo(
             users=len(state.user_ids),
             products=len(catalog),
@@ -118,8 +133,15 @@ class Recommender:
             blend=blend,
             blend_fitted=fitted,
             data_until=str(now),
+            stage="ranker" if ranker is not None else "blend",
+            ranker_seconds=float(report.get("seconds", 0.0)),
+            ranker_bytes=ranker.trees.nbytes if ranker is not None else 0,
+            ranker_trees=ranker.trees.trees if ranker is not None else 0,
+            validation_ndcg_blend=float(report.get("validation_ndcg_blend", 0.0)),
+            validation_ndcg_ranker=float(report.get("validation_ndcg_ranker", 0.0)),
         )
         self._scorer = scorer
+        self._ranker = ranker
         return self
 
     @property
@@ -128,6 +150,11 @@ class Recommender:
         if self._scorer is None:
             raise RuntimeError("Recommender is not fitted")
         return self._scorer
+
+    @property
+    def ranker(self) -> Ranker | None:
+        """The learned second stage, or None when the blend orders the lists."""
+        return getattr(self, "_ranker", None)
 
     @property
     def info(self) -> ModelInfo:
@@ -157,6 +184,7 @@ class Recommender:
         out = Recommender(self.config)
         out._scorer = scorer
         out._info = self._info
+        out._ranker = self.ranker
         return out
 
     def check(self) -> None:
@@ -182,7 +210,7 @@ class Recommender:
             problems.append("a category code points past the category names")
         if len(st.product_index) != m or len(st.user_index) != n:
             problems.append("the product or customer index does not match the arrays")
-        for model in (sc.cf, sc.content):
+        for model in (sc.cf, sc.content, self.ranker):
             if model is not None:
                 problems += model.problems(n, m)
         if problems:
@@ -242,7 +270,10 @@ class Recommender:
         size = int(np.clip(_CELLS_PER_CHUNK // max(width, 1), 16, 256))
         for start in range(0, len(user_ids), size):
             batch, excluded = self._rows(list(user_ids[start : start + size]), rule)
-            final, _, _, _ = sc.scores(batch, excluded, keep_parts=False)
+            ranker = self.ranker
+            final, cf, ct, _ = sc.scores(batch, excluded, keep_parts=ranker is not None)
+            if ranker is not None:
+                final = ranker.order(sc, batch, final, cf, ct)
             out.extend(pids[picked].tolist() for picked in sc.picker.select_many(final, k))
         return out
 
@@ -270,16 +301,19 @@ class Recommender:
             batch = dataclasses.replace(batch, rows=np.array([-1]))
         row = int(batch.rows[0])
         kinds = st.kinds[row] if row >= 0 else sp.csr_matrix((1, len(st.catalog)))
+        last = None
         if extra_events is not None and len(extra_events):
-            batch, excluded, kinds = self._fold_in(batch, excluded, kinds, extra_events, rule)
+            batch, excluded, kinds, last = self._fold_in(batch, excluded, kinds, extra_events, rule)
             if rule == "purchased" and self.config.exclude_cart:
                 excluded = (excluded + open_cart(kinds)).tocsr()
         final, cf, ct, boosted = sc.scores(batch, excluded, category)
+        ranker = self.ranker
+        if ranker is not None:
+            final = ranker.order(sc, batch, final, cf, ct, last)
         picked = sc.picker.select(final[0], k)
         if len(picked) == 0:
             return []
-        top = final[0, picked[0]]
-        norm = top if top > 0 else 1.0
+        shown = _unit_scores(final[0, picked], ranker is not None and batch.profiles.nnz > 0)
         profiles = batch.profiles
         cold = profiles.nnz == 0
         own = CustomerProducts(
@@ -294,7 +328,7 @@ class Recommender:
         return [
             Recommendation(
                 product_id=str(st.catalog.product_ids[i]),
-                score=float(max(final[0, i], 0.0) / norm),
+                score=float(shown[c]),
                 collaborative_score=float(cf[0, i]),
                 content_score=float(ct[0, i]),
                 reasons=(TRENDING,)
@@ -320,14 +354,15 @@ class Recommender:
         kinds: sp.csr_matrix,
         extra_events: Events,
         rule: ExcludeRule,
-    ) -> tuple[Profiles, sp.csr_matrix, sp.csr_matrix]:
-        """One customer's batch, exclusions and strongest event codes with `extra_events` added."""
+    ) -> tuple[Profiles, sp.csr_matrix, sp.csr_matrix, sp.csr_matrix | None]:
+        """One customer's batch, exclusions, strongest event codes with `extra_events` added, and
+        their last basket (1 x m: the products of the last day of `extra_events`; None if none)."""
         st = self.scorer.state
         prep = prepare_events(
             extra_events, st.product_index, max(st.now, extra_events.timestamps.max()), None
         )
         if not len(prep.items):
-            return batch, excluded, kinds
+            return batch, excluded, kinds, None
         m = len(st.catalog)
         zeros = np.zeros(len(prep.items), dtype=np.int64)
         add = csr(
@@ -346,10 +381,14 @@ class Recommender:
         extra_ex = csr(zeros[bought], prep.items[bought], np.ones(int(bought.sum())), (1, m))
         best = np.zeros(m)
         np.maximum.at(best, prep.items, prep.codes.astype(np.float64))
+        recent = prep.age_days <= prep.age_days.min() + 1.0
+        last = csr(zeros[recent], prep.items[recent], np.ones(int(recent.sum())), (1, m))
+        last.data[:] = 1.0
         return (
             Profiles(profile_matrix(strengths), strengths, batch.rows),
             (excluded + extra_ex).tocsr(),
             kinds.maximum(sp.csr_matrix(best[None, :])).tocsr(),
+            last,
         )
 
     # ------------------------------------------------------------------ item lists
@@ -398,3 +437,12 @@ class Recommender:
         norm = top if top > 0 else 1.0
         pids = self.scorer.state.catalog.product_ids
         return [(str(pids[i]), float(max(score[i], 0.0) / norm)) for i in order]
+
+
+def _unit_scores(values: np.ndarray, ranked: bool) -> np.ndarray:
+    """Shown scores of a list's raw scores (descending): top 1.0, all in [0, 1]. Blend scores are
+    divided by the top; ranker scores (log-odds-like, any sign) become exp(s - top)."""
+    if ranked:
+        return np.exp(np.minimum(values - values[0], 0.0))
+    top = values[0] if values[0] > 0 else 1.0
+    return np.maximum(values, 0.0) / top

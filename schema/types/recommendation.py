@@ -173,6 +173,20 @@ class Recommendation:
         )
 
 
+@strawberry.enum(description="Which stage puts the served lists in order.")
+class RankingStage(Enum):
+    BLEND = strawberry.enum_value(
+        "BLEND",
+        description="The fitted blend of collaborative, content and trend scores orders the "
+        "lists (the learned ranker is off in this config, or did not beat the blend).",
+    )
+    RANKER = strawberry.enum_value(
+        "RANKER",
+        description="A learned ranker (gradient-boosted trees) re-orders the blend's top "
+        "candidates; it serves because it beat the blend on the latest weeks of training data.",
+    )
+
+
 @strawberry.type(description="The model that serves recommendations now.")
 class ModelInfo:
     version: int = strawberry.field(
@@ -188,6 +202,18 @@ class ModelInfo:
         description="The collaborative model in use and its main parameter, e.g. `EASE (λ=278)`, "
         "`item-kNN` or `user-kNN`, blended with content and trend."
     )
+    stage: RankingStage = strawberry.field(
+        description="Which stage orders the lists: the blend alone, or the learned ranker "
+        "over the blend's candidates."
+    )
+    ranker_seconds: float = strawberry.field(
+        description="Wall time of training the learned ranker, in seconds (part of "
+        "`trainSeconds`; 0 when the config has no ranker)."
+    )
+    ranker_bytes: int = strawberry.field(
+        description="Size of the learned ranker's trees in the published model, in bytes "
+        "(0 when the blend serves)."
+    )
 
     @classmethod
     def from_model(cls, model: LoadedModel) -> "ModelInfo":
@@ -200,4 +226,7 @@ class ModelInfo:
             users=info.users,
             products=info.products,
             algorithm=info.algorithm,
+            stage=RankingStage.RANKER if info.stage == "ranker" else RankingStage.BLEND,
+            ranker_seconds=round(info.ranker_seconds, 3),
+            ranker_bytes=info.ranker_bytes,
         )

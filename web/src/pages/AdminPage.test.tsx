@@ -31,6 +31,9 @@ const modelInfo = {
   users: 4338,
   products: 3684,
   algorithm: "EASE",
+  stage: "RANKER" as const,
+  rankerSeconds: 3.2,
+  rankerBytes: 11700,
 };
 
 const evaluation = {
@@ -95,6 +98,7 @@ describe("AdminPage", () => {
     expect(within(model).getByText("401,604")).toBeInTheDocument();
     expect(within(model).getByText("4,338")).toBeInTheDocument();
     expect(within(model).getByText("in 12 s")).toBeInTheDocument();
+    expect(within(model).getByTestId("model-stage")).toHaveTextContent("Learned ranker");
 
     const table = await screen.findByTestId("evaluation-table");
     const rows = within(table).getAllByRole("row");

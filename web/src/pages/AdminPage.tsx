@@ -24,6 +24,9 @@ export const AdminModelInfoDocument = graphql(`
       users
       products
       algorithm
+      stage
+      rankerSeconds
+      rankerBytes
     }
   }
 `);
@@ -204,6 +207,16 @@ function ModelSection({ onRefused }: { onRefused: () => void }) {
           <Stat label="Customers" value={formatCount(info.users)} hint="with events in the model" />
           <Stat label="Products" value={formatCount(info.products)} hint="in the model's catalog" />
           <Stat label="Algorithm" value={<span className="stat__text">{breakable(info.algorithm)}</span>} hint="collaborative model" />
+          <Stat
+            label="Ordered by"
+            value={<span className="stat__text">{info.stage === "RANKER" ? "Learned ranker" : "Blend"}</span>}
+            hint={
+              info.stage === "RANKER"
+                ? `trained in ${formatSeconds(info.rankerSeconds)}, ${formatCount(Math.ceil(info.rankerBytes / 1024))} KiB`
+                : "the ranker is off or did not beat the blend"
+            }
+            testId="model-stage"
+          />
         </dl>
       ) : null}
     </Section>

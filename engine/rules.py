@@ -78,10 +78,20 @@ class Picker:
         ties = (scores >= cut[:, None]).sum(axis=1)
         out: list[np.ndarray] = []
         for r in range(b):
-            if not np.isfinite(cut[r]) or ties[r] != pool:
+            if not np.isfinite(cut[r]):
                 out.append(self.select(scores[r], k))
                 continue
             p = part[r]
-            picked = self._greedy(p[np.lexsort((p, -vals[r]))], k)
+            if ties[r] == pool:
+                order = p[np.lexsort((p, -vals[r]))]
+            else:  # products tied with the cut follow the ones above it by index, as in select()
+                above = p[vals[r] > cut[r]]
+                order = np.concatenate(
+                    [
+                        above[np.lexsort((above, -scores[r, above]))],
+                        np.flatnonzero(scores[r] == cut[r]),
+                    ]
+                )
+            picked = self._greedy(order, k)
             out.append(picked if len(picked) == k else self.select(scores[r], k))
         return out

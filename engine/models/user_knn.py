@@ -131,6 +131,7 @@ def _top_per_row(
         shape=(c, n),
     )
 
+
 def user_knn(strengths: sp.csr_matrix, neighbours: int, shrink: float) -> UserKnnModel:
     """The user-kNN model of (n x m) strengths: float32 copies, transposes and row norms."""
     r = sp.csr_matrix(strengths, dtype=np.float32)

@@ -96,14 +96,14 @@ def als(
     g = sp.csr_matrix(gram_input, dtype=np.float32)
     m = g.shape[1]
     f = int(min(factors, max(m - 1, 1)))
-    model = AlternatingLeastSquares(
-        factors=f,
-        regularization=regularization,
-        alpha=alpha,
-        iterations=iterations,
-        random_state=seed,
-    )
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads fight it
+        model = AlternatingLeastSquares(
+            factors=f,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=iterations,
+            random_state=seed,
+        )
         model.fit(g, show_progress=False)
     y = np.ascontiguousarray(model.item_factors, dtype=np.float32)[:, :f]
     gram = y.T.astype(np.float64) @ y + fold_in_lambda * np.eye(f)

@@ -184,7 +184,7 @@ def low_rank_content(exact: ContentModel, rank: int, seed: int = 0) -> LowRankCo
     from sklearn.utils.extmath import randomized_svd  # training only
 
     t = exact.tfidf
-    r = int(min(rank, max(min(t.shape) - 1, 1)))
+    r = int(min(rank, max(min(t.shape), 1)))
     u, s, _ = randomized_svd(t, r, n_iter=4, random_state=seed)
     vectors = np.ascontiguousarray((u * s).astype(np.float32))
     return LowRankContentModel(

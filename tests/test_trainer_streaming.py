@@ -120,3 +120,24 @@ async def test_events_of_deleted_products_are_left_out_and_the_watermark_is_the_
     assert data.events.quantities.tolist() == [1, 3]
     assert data.events.timestamps.tolist() == [np.datetime64("2026-03-01T12:30:05", "s").item()] * 2
     assert data.catalog.product_ids.tolist() == ["LIVE"]
+
+
+async def test_a_synthetic_shop_written_into_the_database_is_what_the_trainer_reads(
+    empty_database_url: str,
+) -> None:
+    from bench.synthetic import generate, write_database
+
+    catalog, events = generate(users=120, products=40, events=1_500, categories=4, seed=0)
+    assert await write_database(catalog, events, empty_database_url, batch=400) == 1_500
+    engine = create_engine(Settings(database_url=empty_database_url))
+    try:
+        data = await trainer.read_training_data(create_session_factory(engine))
+    finally:
+        await engine.dispose()
+    assert sorted(data.catalog.product_ids.tolist()) == sorted(catalog.product_ids.tolist())
+    assert len(data.events) == 1_500
+    assert sorted(data.events.product_ids.tolist()) == sorted(events.product_ids.tolist())
+    assert np.array_equal(np.sort(data.events.timestamps), np.sort(events.timestamps))
+    assert len(np.unique(data.events.user_ids)) == len(np.unique(events.user_ids))
+    with pytest.raises(RuntimeError, match="already holds events"):
+        await write_database(catalog, events, empty_database_url)

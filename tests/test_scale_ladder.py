@@ -9,9 +9,10 @@ from bench._support import ROOT
 
 
 def test_the_smoke_rung_reports_the_cost_curve_fields(tmp_path: Path) -> None:
+    command = [sys.executable, str(ROOT / "bench" / "scale_ladder.py"), "--rungs", "smoke"]
+    command += ["--data-dir", str(tmp_path), "--serve", "50", "--score", "300"]
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scale_ladder.py"), "--rungs", "smoke"]
-        + ["--data-dir", str(tmp_path), "--serve", "50", "--score", "300"],
+        command,
         check=True,
         stdout=subprocess.PIPE,
         text=True,

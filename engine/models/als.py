@@ -63,6 +63,8 @@ class AlsModel(ScoringModel):
         """(b x m) float32: (P Y A) Y^T."""
         p = sp.csr_matrix(batch.profiles, dtype=np.float32)
         x = (p @ self.item_factors) @ self.projection
+        if x.shape[0] == 1:  # one customer (serving): a gemv over the C-ordered factors
+            return (self.item_factors @ x[0])[None, :]
         return np.ascontiguousarray(x @ self.item_factors.T)
 
     def contributions(

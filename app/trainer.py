@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from app.settings import Settings
 from engine import artifacts
 from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
+from engine.events import TYPE_CODES
 from engine.recommender import Recommender
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,63 @@ class Published:
     events: int
 
 
+class _EventColumns:
+    """Events appended a partition at a time as typed numpy columns (no Python object per event
+    survives a partition): db user ids (int64), catalog positions (int32), type codes (int8),
+    quantities (int32), timestamps (datetime64[s]). Memory: ~25 bytes per event."""
+
+    def __init__(self, position_of: np.ndarray, type_names: tuple[str, ...]) -> None:
+        self._position_of = position_of
+        self._type_names = type_names
+        self._code_of = {name: code for code, name in enumerate(type_names)}
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self.watermark = 0
+
+    def add(self, rows: Sequence[Any]) -> None:
+        """Append one partition of (id, user_id, product_id, type, quantity, occurred_at) rows."""
+        if not rows:
+            return
+        ids, users, products, kinds, quantities, times = zip(*rows, strict=True)
+        self.watermark = max(self.watermark, int(ids[-1]))
+        product = np.fromiter(products, np.int64, len(products))
+        inside = product < len(self._position_of)
+        position = np.full(len(product), -1, dtype=np.int32)
+        position[inside] = self._position_of[product[inside]]
+        keep = position >= 0
+        codes = np.fromiter((self._code_of.get(k, -1) for k in kinds), np.int8, len(kinds))
+        self._parts.append(
+            (
+                np.fromiter(users, np.int64, len(users))[keep],
+                position[keep],
+                codes[keep],
+                np.fromiter(quantities, np.int32, len(quantities))[keep],
+                np.array(times, dtype="datetime64[s]")[keep],
+            )
+        )
+
+    def events(self, skus: np.ndarray) -> Events:
+        """The engine's Events of everything added (user ids as decimal strings, product ids as
+        skus), in the order added."""
+        if not self._parts:
+            return Events.empty()
+        users, positions, codes, quantities, times = (
+            np.concatenate(column) for column in zip(*self._parts, strict=True)
+        )
+        self._parts = []
+        names = np.array([*self._type_names, ""], dtype=str)
+        width = len(str(int(users.max()))) if len(users) else 1
+        return Events(
+            user_ids=users.astype(f"<U{width}"),
+            product_ids=skus[positions],
+            types=names[codes],
+            quantities=quantities.astype(np.int64),
+            timestamps=times,
+        )
+
+
 async def read_training_data(sessions: SessionFactory) -> TrainingData:
-    """Live products and every event, read in partitions of FETCH_PARTITION rows (from a read
+    """Live products and every event of a live product, streamed in partitions of
+    FETCH_PARTITION rows into numpy columns (a server-side cursor on PostgreSQL; from a read
     replica when `sessions` is `Database.reader` and one is fit)."""
     async with sessions() as session:
         products = (
@@ -82,13 +138,10 @@ async def read_training_data(sessions: SessionFactory) -> TrainingData:
                 .order_by(Product.id)
             )
         ).all()
-        sku_of = {row.id: row.sku for row in products}
-        users: list[str] = []
-        skus: list[str] = []
-        types: list[str] = []
-        quantities: list[int] = []
-        times: list[datetime | str] = []
-        watermark = 0
+        db_ids = np.array([row.id for row in products], dtype=np.int64)
+        position_of = np.full(int(db_ids.max()) + 1 if len(db_ids) else 0, -1, dtype=np.int32)
+        position_of[db_ids] = np.arange(len(db_ids), dtype=np.int32)
+        columns = _EventColumns(position_of, tuple(TYPE_CODES))
         stream = await session.stream(
             select(
                 Interaction.id,
@@ -97,35 +150,23 @@ async def read_training_data(sessions: SessionFactory) -> TrainingData:
                 Interaction.type,
                 Interaction.quantity,
                 type_coerce(Interaction.occurred_at, String),
-            ).order_by(Interaction.id)
+            )
+            .order_by(Interaction.id)
+            .execution_options(yield_per=FETCH_PARTITION)
         )
         async for partition in stream.partitions(FETCH_PARTITION):
-            for event_id, user_id, product_id, kind, quantity, occurred_at in partition:
-                watermark = event_id
-                sku = sku_of.get(product_id)
-                if sku is None:
-                    continue
-                users.append(str(user_id))
-                skus.append(sku)
-                types.append(kind)
-                quantities.append(quantity)
-                times.append(occurred_at)
+            columns.add(partition)
+    skus = np.array([row.sku for row in products], dtype=str)
     catalog = Catalog(
-        product_ids=np.array([row.sku for row in products], dtype=str),
+        product_ids=skus,
         names=np.array([row.name for row in products], dtype=str),
         descriptions=np.array([row.description or "" for row in products], dtype=str),
         categories=np.array([row.category or "" for row in products], dtype=str),
         tags=np.array([";".join(row.tags or []) for row in products], dtype=str),
         prices=np.array([float(row.price) for row in products], dtype=np.float64),
     )
-    events = Events(
-        user_ids=np.array(users, dtype=str),
-        product_ids=np.array(skus, dtype=str),
-        types=np.array(types, dtype=str),
-        quantities=np.array(quantities, dtype=np.int64),
-        timestamps=np.array(times, dtype="datetime64[s]"),
-    )
-    return TrainingData(catalog, events, {row.sku: row.id for row in products}, watermark)
+    events = columns.events(skus)
+    return TrainingData(catalog, events, {row.sku: row.id for row in products}, columns.watermark)
 
 
 def engine_config(config: str, settings: Settings) -> EngineConfig:

@@ -2,6 +2,8 @@
 mixed event types, product launches and timestamps over one year.
 
 python bench/synthetic.py OUT_DIR [--users N --products M --events E --categories C --seed S]
+python bench/synthetic.py --database-url URL [same options]   # straight into a migrated, empty
+    database (no import-file round trip; events get no import key, so run it once)
 """
 
 from __future__ import annotations
@@ -211,17 +213,99 @@ def write_dataset(
     return d
 
 
+async def write_database(
+    catalog: Catalog, events: Events, database_url: str, batch: int = 50_000
+) -> int:
+    """Insert the shop into a migrated database without events (products, customers by
+    external id, events in batches of `batch` rows); returns the number of events written.
+    Raises RuntimeError when the database already holds events."""
+    from sqlalchemy import func, insert, select
+
+    from app.db import create_engine
+    from app.models import Interaction, Product, User
+    from app.services.imports import parse_product
+    from app.settings import Settings
+
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        async with engine.begin() as connection:
+            if await connection.scalar(select(func.count()).select_from(Interaction)):
+                raise RuntimeError("the database already holds events: use an empty one")
+            rows = [
+                parse_product(
+                    {
+                        "id": i,
+                        "name": n,
+                        "description": d,
+                        "category": c,
+                        "price": f"{p:.2f}",
+                        "tags": t,
+                    }
+                )
+                for i, n, d, c, p, t in zip(
+                    catalog.product_ids.tolist(),
+                    catalog.names.tolist(),
+                    catalog.descriptions.tolist(),
+                    catalog.categories.tolist(),
+                    catalog.prices.tolist(),
+                    catalog.tags.tolist(),
+                    strict=True,
+                )
+            ]
+            for start in range(0, len(rows), batch):
+                await connection.execute(insert(Product), rows[start : start + batch])
+            sku_id = dict((await connection.execute(select(Product.sku, Product.id))).all())
+            customers = np.unique(events.user_ids).tolist()
+            for start in range(0, len(customers), batch):
+                part = [{"external_id": u} for u in customers[start : start + batch]]
+                await connection.execute(insert(User), part)
+            user_id = dict((await connection.execute(select(User.external_id, User.id))).all())
+        for start in range(0, len(events), batch):
+            stop = min(len(events), start + batch)
+            part = [
+                {
+                    "user_id": user_id[u],
+                    "product_id": sku_id[p],
+                    "type": t,
+                    "quantity": q,
+                    "occurred_at": at,
+                }
+                for u, p, t, q, at in zip(
+                    events.user_ids[start:stop].tolist(),
+                    events.product_ids[start:stop].tolist(),
+                    events.types[start:stop].tolist(),
+                    events.quantities[start:stop].tolist(),
+                    events.timestamps[start:stop].astype("datetime64[us]").tolist(),
+                    strict=True,
+                )
+            ]
+            async with engine.begin() as connection:
+                await connection.execute(insert(Interaction), part)
+        return len(events)
+    finally:
+        await engine.dispose()
+
+
 def main() -> int:
-    """CLI: write a synthetic shop to OUT_DIR."""
+    """CLI: write a synthetic shop to OUT_DIR or straight into a database."""
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("out")
+    p.add_argument("out", nargs="?")
+    p.add_argument("--database-url", help="insert into this migrated, empty database instead")
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--products", type=int, default=20_000)
     p.add_argument("--events", type=int, default=2_000_000)
     p.add_argument("--categories", type=int, default=40)
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args()
+    if (a.out is None) == (a.database_url is None):
+        p.error("give OUT_DIR or --database-url")
     catalog, events = generate(a.users, a.products, a.events, a.categories, a.seed)
+    if a.database_url:
+        import asyncio
+
+        written = asyncio.run(write_database(catalog, events, a.database_url))
+        print(f"{len(catalog)} products, {written} events written", file=sys.stderr)
+        return 0
     write_dataset(catalog, events, a.out)
     return 0
 

@@ -30,8 +30,10 @@ class EngineConfig:
     """All knobs of the engine; immutable. Half-lives and windows are in days; None = off.
 
     cf: the name of a registered model (engine/models/): "auto" = EASE when at most
-    `ease_max_items` products have events (dense O(a^2) memory, O(a^3) time), else sparse
-    item-kNN; "ease", "item_knn"; "user_knn" = the brief's user-based cosine CF; "none".
+    `ease_max_items` products have events (dense O(a^2) memory, O(a^3) time), else implicit
+    ALS (als_* knobs: factors, iterations, regularisation, confidence alpha, fold-in ridge);
+    "ease", "als", "ease_knn" (EASE on the most active products + item-kNN tail), "item_knn";
+    "user_knn" = the brief's user-based cosine CF; "none".
     ease_lambda None = ease_lambda_per_degree * mean diagonal of the Gram (data density);
     products with fewer than ease_min_users customers get no CF score (content/trend only).
     gram_half_life_days decays events in the item-item Gram; profile_half_life_days decays
@@ -67,6 +69,8 @@ class EngineConfig:
     (engine.features.FEATURE_GROUPS) left out, for ablations. ranker_popularity_penalties: the
     penalties per log1p(customers) tried, the largest within ranker_penalty_tolerance
     (relative NDCG) of no penalty is kept (wider lists at equal accuracy).
+    content_exact_max_items: above this many products, content cosine is a rank-`content_rank`
+    truncated SVD of the TF-IDF rows (engine/models/content.py); None = always exact.
     """
 
     name: str = "default"
@@ -79,10 +83,17 @@ class EngineConfig:
     profile_half_life_days: float | None = None
     knn_neighbours: int = 100
     knn_shrink: float = 10.0
+    als_factors: int = 128
+    als_iterations: int = 6
+    als_regularization: float = 1.0
+    als_alpha: float = 20.0
+    als_fold_in_lambda: float = 100.0
     user_neighbours: int = 50
     user_overlap_shrink: float = 5.0
     content: bool = True
     content_max_features: int = 200_000
+    content_exact_max_items: int | None = None
+    content_rank: int = 128
     blend: BlendWeights = field(default_factory=BlendWeights)
     fit_blend: bool = True
     validation_days: float = 28.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import gzip
 import io
@@ -115,40 +116,52 @@ def load_catalog(path: str | Path) -> Catalog:
     return Catalog(ids, names, descriptions, categories, tags, prices)
 
 
-def load_events(path: str | Path) -> Events:
-    """Read interactions.csv[.gz] (header: user_id,product_id,type,timestamp[,quantity])."""
+def load_events(path: str | Path, chunk: int = 1_000_000) -> Events:
+    """Read interactions.csv[.gz] (header: user_id,product_id,type,timestamp[,quantity]).
+
+    Rows become numpy columns `chunk` rows at a time, so peak memory is the arrays plus one
+    chunk of Python strings (not five Python strings per row of the whole file).
+    """
     with _open_text(Path(path)) as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader)]
         col = {name: i for i, name in enumerate(header)}
         iu, ip, it, its = col["user_id"], col["product_id"], col["type"], col["timestamp"]
         iq = col.get("quantity")
-        users: list[str] = []
-        products: list[str] = []
-        types: list[str] = []
-        stamps: list[str] = []
-        qtys: list[str] = []
+        parts: list[Events] = []
+        rows: list[list[str]] = []
         for r in reader:
             if not r:
                 continue
-            users.append(r[iu])
-            products.append(r[ip])
-            types.append(r[it])
-            stamps.append(r[its])
-            if iq is not None:
-                qtys.append(r[iq] if iq < len(r) and r[iq] else "1")
-    n = len(users)
-    if n == 0:
+            rows.append(r)
+            if len(rows) == chunk:
+                parts.append(_events_of(rows, iu, ip, it, its, iq))
+                rows = []
+        if rows:
+            parts.append(_events_of(rows, iu, ip, it, its, iq))
+    if not parts:
         return Events.empty()
-    quantities = np.array(qtys, dtype=np.int64) if iq is not None else np.ones(n, dtype=np.int64)
-    timestamps = parse_timestamps(stamps)
+    if len(parts) == 1:
+        return parts[0]
     return Events(
-        np.array(users, dtype=str),
-        np.array(products, dtype=str),
-        np.array(types, dtype=str),
-        np.maximum(quantities, 1),
-        timestamps,
+        *(np.concatenate([getattr(e, f.name) for e in parts]) for f in dataclasses.fields(Events))
     )
+
+
+def _events_of(
+    rows: list[list[str]], iu: int, ip: int, it: int, its: int, iq: int | None
+) -> Events:
+    """One chunk of csv rows as Events (quantity 1 when absent or empty, at least 1)."""
+    users = np.array([r[iu] for r in rows], dtype=str)
+    products = np.array([r[ip] for r in rows], dtype=str)
+    types = np.array([r[it] for r in rows], dtype=str)
+    timestamps = parse_timestamps([r[its] for r in rows])
+    if iq is not None:
+        qtys = [r[iq] if iq < len(r) and r[iq] else "1" for r in rows]
+        quantities = np.array(qtys, dtype=np.int64)
+    else:
+        quantities = np.ones(len(rows), dtype=np.int64)
+    return Events(users, products, types, np.maximum(quantities, 1), timestamps)
 
 
 def parse_timestamps(stamps: list[str]) -> np.ndarray:

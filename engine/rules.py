@@ -48,28 +48,27 @@ class Picker:
         self.cap = cap
 
     def _greedy(self, order: np.ndarray, k: int) -> np.ndarray:
-        """The first k of `order` respecting the category cap."""
+        """The first k of `order` respecting the category cap: an item is kept when fewer than
+        `cap` earlier items of `order` share its category (vectorised; same as picking greedily)."""
         cap = self.cap
         if cap is None:
             return order[:k]
-        picked: list[int] = []
-        counts: dict[int, int] = {}
-        for i, c in zip(order.tolist(), self.codes[order].tolist(), strict=True):
-            if c >= 0:
-                if counts.get(c, 0) >= cap:
-                    continue
-                counts[c] = counts.get(c, 0) + 1
-            picked.append(i)
-            if len(picked) == k:
-                break
-        return np.array(picked, dtype=np.int64)
+        codes = self.codes[order]
+        by_code = np.argsort(codes, kind="stable")
+        sorted_codes = codes[by_code]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        run = np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+        seen_before = np.empty(len(codes), dtype=np.int64)
+        seen_before[by_code] = np.arange(len(codes)) - run
+        return order[(codes < 0) | (seen_before < cap)][:k].astype(np.int64)
 
-    def select(self, row: np.ndarray, k: int) -> np.ndarray:
-        """Top-k candidate indices (finite scores), descending, ties by index, category cap."""
+    def select(self, row: np.ndarray, k: int, start: int | None = None) -> np.ndarray:
+        """Top-k candidate indices (finite scores), descending, ties by index, category cap;
+        `start`: the first candidate pool size to try (the result does not depend on it)."""
         finite = np.flatnonzero(np.isfinite(row))
         if len(finite) == 0 or k <= 0:
             return np.array([], dtype=np.int64)
-        pool = min(len(finite), k * 4 + 32)
+        pool = min(len(finite), start or k * 4 + 32)
         while True:
             if pool < len(finite):
                 part = finite[np.argpartition(-row[finite], pool - 1)[:pool]]
@@ -93,10 +92,20 @@ class Picker:
         ties = (scores >= cut[:, None]).sum(axis=1)
         out: list[np.ndarray] = []
         for r in range(b):
-            if not np.isfinite(cut[r]) or ties[r] != pool:
+            if not np.isfinite(cut[r]):
                 out.append(self.select(scores[r], k))
                 continue
             p = part[r]
-            picked = self._greedy(p[np.lexsort((p, -vals[r]))], k)
-            out.append(picked if len(picked) == k else self.select(scores[r], k))
+            if ties[r] == pool:
+                order = p[np.lexsort((p, -vals[r]))]
+            else:  # products tied with the cut follow the ones above it by index, as in select()
+                above = p[vals[r] > cut[r]]
+                order = np.concatenate(
+                    [
+                        above[np.lexsort((above, -scores[r, above]))],
+                        np.flatnonzero(scores[r] == cut[r]),
+                    ]
+                )
+            picked = self._greedy(order, k)
+            out.append(picked if len(picked) == k else self.select(scores[r], k, 4 * pool))
         return out

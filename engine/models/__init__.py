@@ -53,7 +53,15 @@ def model_classes() -> dict[str, type[ScoringModel]]:
     return found
 
 
-from engine.models import auto, content, ease, item_knn, user_knn  # noqa: E402, F401 (built-ins)
+from engine.models import (  # noqa: E402, F401 (built-ins)
+    als,
+    auto,
+    content,
+    ease,
+    ease_knn,
+    item_knn,
+    user_knn,
+)
 
 __all__ = [
     "MODELS",

@@ -11,7 +11,7 @@ from engine.models.content import content_model
 from engine.models.ease import ease
 from engine.models.item_knn import item_knn
 from engine.models.trend import decayed_popularity, newness
-from engine.models.user_knn import UserKnnModel
+from engine.models.user_knn import user_knn
 from tests.engine.helpers import catalog
 
 X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float))
@@ -110,15 +110,12 @@ def test_popularity_decay_and_newness() -> None:
 
 def test_user_knn_cosine_weighted_by_overlap_confidence() -> None:
     r = sp.csr_matrix(np.array([[5.0, 5.0, 0.0], [5.0, 0.0, 5.0], [5.0, 5.0, 5.0]]))
-    binary = r.copy()
-    binary.data[:] = 1.0
-    norms = np.sqrt(np.asarray(r.multiply(r).sum(1)).ravel())
-    model = UserKnnModel(r, binary.T.tocsr(), norms, neighbours=2, shrink=1.0)
+    model = user_knn(r, neighbours=2, shrink=1.0)
     sim1 = 25 / (np.sqrt(50) * np.sqrt(50)) * (1 / 2)
     sim2 = 50 / (np.sqrt(50) * np.sqrt(75)) * (2 / 3)
     expected = (sim1 * r[1].toarray() + sim2 * r[2].toarray()) / (sim1 + sim2)
     got = model.score(batch(r[0], [0]))
     assert np.allclose(got, expected)
-    top1 = UserKnnModel(r, binary.T.tocsr(), norms, neighbours=1, shrink=1.0)
+    top1 = user_knn(r, neighbours=1, shrink=1.0)
     assert np.allclose(top1.score(batch(r[0], [0])), r[2].toarray())
     assert np.allclose(top1.score(batch(r[0])), r[0].toarray())

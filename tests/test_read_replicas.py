@@ -99,7 +99,8 @@ async def redis_namespace() -> AsyncIterator[str]:
 def replica_settings(
     primary_url: str, replica: StreamingReplica, model_dir: Path, **overrides: Any
 ) -> Settings:
-    """The primary, the replica, no rate limit. Health checks only when a test asks
+    """The primary, the replica, no rate limit, no response cache (every query reads the
+    database, which is what these tests watch). Health checks only when a test asks
     (`Database.check`), so what a read sees does not depend on timing."""
     values: dict[str, Any] = {
         "database_url": primary_url,
@@ -107,6 +108,7 @@ def replica_settings(
         "database_replica_check_seconds": 3600,
         "database_replica_max_lag_seconds": 3600,
         "rate_limit_points_per_minute": 0,
+        "response_cache_ttl_seconds": 0,
         "model_dir": model_dir,
         **overrides,
     }

@@ -34,6 +34,7 @@ from app.metrics import MODEL_FITS, MODEL_TRAINING, TRAINER_ROUND
 from app.models import Interaction, Product
 from app.services.artifact_store import ArtifactStore, ModelAnnouncements, TrainerLease
 from app.services.model_registry import DB_IDS, SKUS, configs_to_serve, publish_channel
+from app.services.users import delete_idle_visitors
 from app.settings import Settings
 from engine import artifacts
 from engine.config import CONFIGS, EngineConfig
@@ -43,6 +44,7 @@ from engine.recommender import Recommender
 
 log = logging.getLogger(__name__)
 FETCH_PARTITION = 20_000
+VISITOR_CLEANUP_SECONDS = 3600.0  # how often the trainer deletes idle visitors
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class Trainer:
         self.store = ArtifactStore(settings, self._sessions)
         self._lease = TrainerLease(self._sessions, settings.trainer_lock_seconds)
         self.configs = configs_to_serve(settings)
+        self._next_visitor_cleanup = 0.0  # time.monotonic() of the next idle-visitor cleanup
 
     async def close(self) -> None:
         await self._database.close()
@@ -349,6 +352,14 @@ class Trainer:
         finally:
             await client.aclose()
 
+    async def forget_idle_visitors(self) -> int:
+        """Delete visitors whose token expired and who left no events or impressions (a bot
+        calling `startVisit` leaves only such rows); how many were deleted."""
+        deleted = await delete_idle_visitors(self._sessions, self._settings.visitor_token_ttl_days)
+        if deleted:
+            log.info("idle visitors deleted", extra={"visitors": deleted})
+        return deleted
+
     async def run(self, stop: asyncio.Event, parent_pid: int | None = None) -> None:
         """Rounds until `stop` is set (or the parent process `parent_pid` is gone)."""
         await wait_for_database(self.engine, self._settings.db_connect_retries)
@@ -361,6 +372,12 @@ class Trainer:
                 await self.round()
             except Exception:
                 log.exception("trainer round failed; the published models keep serving")
+            if time.monotonic() >= self._next_visitor_cleanup:
+                self._next_visitor_cleanup = time.monotonic() + VISITOR_CLEANUP_SECONDS
+                try:
+                    await self.forget_idle_visitors()
+                except Exception:
+                    log.exception("deleting idle visitors failed; the next hour tries again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._settings.trainer_poll_seconds)
 

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -177,3 +178,35 @@ async def test_a_visitor_cannot_sign_in_by_password(client: GraphQLClient) -> No
         payload = (await client.data(LOGIN, {"u": username, "p": PASSWORD}))["login"]
         assert payload["token"] is None
         assert payload["errors"][0]["code"] == "UNAUTHENTICATED"
+
+
+async def test_visitors_whose_token_expired_and_who_left_nothing_are_deleted(
+    client: GraphQLClient,
+) -> None:
+    """`startVisit` from a bot leaves only empty visitors: once their token has expired the
+    trainer deletes them; a visitor with events, and a fresh one, stay."""
+    from sqlalchemy import select, update
+
+    from app.models import User
+    from app.services.users import delete_idle_visitors
+
+    def user_id(token: str) -> int:
+        return int(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+    empty, with_events, fresh = [await start_visit(client) for _ in range(3)]
+    product = (await some_products(client, 1))[0]
+    body = await post_with(client, RECORD, {"id": product, "type": "VIEW"}, with_events)
+    assert body["data"]["recordInteraction"]["errors"] == []
+
+    services = client.app.state.services
+    ttl = services.settings.visitor_token_ttl_days
+    old = {user_id(empty), user_id(with_events)}
+    long_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=ttl + 1)
+    async with services.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id.in_(old)).values(created_at=long_ago))
+    assert await delete_idle_visitors(services.sessions, ttl) == 1
+    everyone = old | {user_id(fresh)}
+    async with services.sessions() as session:
+        left = set(await session.scalars(select(User.id).where(User.id.in_(everyone))))
+    assert left == {user_id(with_events), user_id(fresh)}
+    assert await delete_idle_visitors(services.sessions, ttl) == 0

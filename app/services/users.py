@@ -9,14 +9,15 @@ registers or signs in with that token, its events move to the account in the sam
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import MIN_PASSWORD_LENGTH, hash_password, issue_token, verify_password
-from app.database import Database
+from app.database import Database, SessionFactory
 from app.errors import ErrorCode, ServiceError, bad_input
-from app.models import Role, User
+from app.models import Impression, Interaction, Role, User
 from app.services.catalog import Page, check_page_size
 from app.services.events import EventService, StoredEvent
 from app.settings import Settings
@@ -146,3 +147,20 @@ class UserService:
         async with self._db.reader() as session:
             rows = (await session.scalars(statement)).all()
         return Page(items=rows[:first], has_next=len(rows) > first)
+
+
+async def delete_idle_visitors(sessions: SessionFactory, token_ttl_days: int) -> int:
+    """Delete visitors whose token has expired (created more than `token_ttl_days` ago) and who
+    left nothing behind: no events (never recorded, or moved to an account) and no experiment
+    impressions. Returns how many were deleted. Idempotent, so concurrent trainers may run it."""
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=token_ttl_days)
+    async with sessions() as session, session.begin():
+        deleted = await session.execute(
+            delete(User).where(
+                User.role == Role.VISITOR.value,
+                User.created_at < cutoff,
+                ~exists().where(Interaction.user_id == User.id),
+                ~exists().where(Impression.user_id == User.id),
+            )
+        )
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,34 +4,17 @@
 // box keeps off the screen edge; a failed form submit moves focus to the first invalid field.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { ADMIN as admin, BASE_URL, SHOTS, TIMEOUT, gql, launchBrowser } from "./support.mjs";
 import { AxeBuilder } from "@axe-core/playwright";
 
-const BASE_URL = (process.env.BASE_URL ?? "http://127.0.0.1:8000").replace(/\/$/, "");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SHOTS = new URL("./screenshots/", import.meta.url).pathname;
-const TIMEOUT = 30_000;
 const TAP = 44; // px, WCAG 2.5.5 (AAA) and the platforms' guidelines
 
 const stamp = Date.now().toString(36);
-const admin = { username: "e2e-admin", password: "admin-password-123" };
 const WIDTHS = { desktop: { width: 1280, height: 900 }, phone: { width: 375, height: 812 } };
 
 let browser;
 const state = {};
-
-async function gql(query, variables = {}, token) {
-  const res = await fetch(`${BASE_URL}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 /** A browser context at `width` ("desktop" | "phone"), signed in with `token` when given. */
 async function open(width, { token, cart } = {}) {
@@ -91,11 +74,7 @@ async function smallTapTargets(page) {
 }
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-  });
+  browser = await launchBrowser();
   // A customer with a purchase, a cart add and a view (history, personal picks), and the admin.
   const reg = await gql(
     `mutation($u: String!, $e: String!, $p: String!) { register(username: $u, email: $e, password: $p) { token } }`,

@@ -2,36 +2,18 @@
 // Runner: node's built-in test runner; browser: playwright-core driving Debian's chromium.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { ADMIN as admin, BASE_URL, SHOTS, TIMEOUT, gql, launchBrowser } from "./support.mjs";
 
-const BASE_URL = (process.env.BASE_URL ?? "http://127.0.0.1:8000").replace(/\/$/, "");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SHOTS = new URL("./screenshots/", import.meta.url).pathname;
-const TIMEOUT = 30_000;
 
 const stamp = Date.now().toString(36);
 const user = { username: `e2e_${stamp}`, email: `e2e_${stamp}@example.com`, password: "correct-horse-battery" };
-// Created by run.sh (`recommender create-admin`).
-const admin = { username: "e2e-admin", password: "admin-password-123" };
 const EXPERIMENT_NAME = "Brief blend vs default";
 
 let browser;
 let context;
 let page;
 const state = {};
-
-async function gql(query, variables = {}, token) {
-  const res = await fetch(`${BASE_URL}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 /** The GraphQL operation of a request to /graphql: a POST's body, or a persisted-query GET's URL. */
 function operationOf(request) {
@@ -64,21 +46,7 @@ async function goHome() {
 }
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  // launch() gives the browser a fresh temporary profile (--user-data-dir) and removes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await launchBrowser();
   context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(TIMEOUT);
   page = await context.newPage();

@@ -200,7 +200,8 @@ class ModelInfo:
     products: int = strawberry.field(description="Products in the model's catalog.")
     algorithm: str = strawberry.field(
         description="The collaborative model in use and its main parameter, e.g. `EASE (λ=278)`, "
-        "`item-kNN` or `user-kNN`, blended with content and trend."
+        "`ALS (128 factors)` (catalogs above 6,000 active products) or `user-kNN`, blended "
+        "with content and trend."
     )
     stage: RankingStage = strawberry.field(
         description="Which stage orders the lists: the blend alone, or the learned ranker "

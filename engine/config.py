@@ -61,11 +61,13 @@ class EngineConfig:
     exclude_cart: products in the customer's open cart (added, not bought since) are not
     recommended either.
     ranker: a second stage (engine/ranking.py) re-orders the blend's top `ranker_candidates`
-    with gradient-boosted trees learned on the last two windows of `ranker_window_days` of the
-    training events (LightGBM lambdarank: `ranker_rounds` trees of at most `ranker_leaves`
-    leaves and depth `ranker_depth`, starting from ranker_blend_margin x the blend score; at
-    most `ranker_max_users` customers per window); with ranker_must_win it serves only when,
-    learned on the earlier window, it beats the blend on the last one. ranker_drop: feature groups
+    with gradient-boosted trees learned on the last windows of `ranker_window_days` of the
+    training events (2 to `ranker_windows` of them, no more once they hold
+    `ranker_train_users` customers; at most `ranker_max_users` customers per window; LightGBM
+    lambdarank: `ranker_rounds` trees of at most `ranker_leaves` leaves and depth
+    `ranker_depth`, starting from ranker_blend_margin x the blend score, averaged over
+    `ranker_bags` bagged boosters); with ranker_must_win it serves only when, learned on the
+    earlier windows, it beats the blend on the last one. ranker_drop: feature groups
     (engine.features.FEATURE_GROUPS) left out, for ablations. ranker_popularity_penalties: the
     penalties per log1p(customers) tried, the largest within ranker_penalty_tolerance
     (relative NDCG) of no penalty is kept (wider lists at equal accuracy).
@@ -115,6 +117,9 @@ class EngineConfig:
     ranker: bool = False
     ranker_must_win: bool = True
     ranker_window_days: float = 28.0
+    ranker_windows: int = 4
+    ranker_train_users: int = 6000
+    ranker_bags: int = 3
     ranker_candidates: int = 200
     ranker_max_users: int = 3000
     ranker_rounds: int = 30

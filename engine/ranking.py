@@ -387,6 +387,31 @@ def _window(
     return _window_rows(scorer, build_facts(sub), rel, users, cfg.ranker_candidates), sub
 
 
+def _windows(
+    state: TrainingState,
+    content: ScoringModel | None,
+    blend: BlendWeights,
+    rng: np.random.Generator,
+    before: SubModel | None = None,
+) -> list[_Window]:
+    """The ranker windows of `state`, latest first: each one the last ranker_window_days of the
+    events before the previous one. Stops at ranker_windows, at a window with too few customers,
+    or once two or more windows hold ranker_train_users customers (a large shop learns from its
+    last two windows, a small one from more of its history)."""
+    cfg = state.config
+    out: list[_Window] = []
+    current, sub_model = state, before
+    while len(out) < max(cfg.ranker_windows, 2):
+        if len(out) >= 2 and sum(len(w.n_relevant) for w in out) >= cfg.ranker_train_users:
+            break
+        found = _window(current, content, blend, cfg.ranker_window_days, rng, sub_model)
+        if found is None:
+            break
+        out.append(found[0])
+        current, sub_model = found[1], None
+    return out
+
+
 def _scores(trees: TreeEnsemble, w: _Window, margin: float) -> np.ndarray:
     """(u x c) ranker scores of a window's candidates before the popularity penalty."""
     finite = np.isfinite(w.blend)
@@ -404,29 +429,28 @@ def fit_ranker(
     """The ranker for `state` with the fitted `blend`, and a report (JSON scalars); `before`:
     before_window(state, ranker_window_days) when already computed (shared with the blend).
 
-    Validated forward in time: trees learned on the window before the last one (W =
-    ranker_window_days: candidates from events before end - 2W, labels from [end - 2W,
-    end - W)) order the last window's candidates (events before end - W, labels from the
-    last W days); the popularity penalty is chosen there. The served trees are then learned on
-    both windows. None when a window has too few customers, or (ranker_must_win) when the
-    ranker does not beat the blend's order on the last window.
+    Windows of W = ranker_window_days are laid back to back from the end (_windows: at least
+    2, at most ranker_windows, fewer once they hold ranker_train_users customers). Validated
+    forward in time: trees learned on the earlier windows order the last window's candidates
+    (events before end - W, labels from the last W days); the popularity penalty is chosen
+    there. The served trees are then learned on all windows. None when fewer than two windows
+    have enough customers, or (ranker_must_win) when the ranker does not beat the blend on the
+    last window.
     """
     t0 = time.perf_counter()
     cfg: EngineConfig = state.config
     report: dict[str, Any] = {"stage": "blend"}
     rng = np.random.default_rng(cfg.seed)
-    days = cfg.ranker_window_days
-    late = _window(state, content, blend, days, rng, before)
-    early = _window(late[1], content, blend, days, rng) if late is not None else None
-    if late is None or early is None:
+    windows = _windows(state, content, blend, rng, before)
+    if len(windows) < 2:
         report["reason"] = "too few customers in the ranker windows"
         report["seconds"] = round(time.perf_counter() - t0, 2)
         return None, report
-    valid, early_w = late[0], early[0]
+    valid = windows[0]
     dropped = {f for g in cfg.ranker_drop for f in FEATURE_GROUPS[g]}
     mask = np.array([f not in dropped for f in FEATURES])
     margin = cfg.ranker_blend_margin
-    trees = _train_lambdarank([early_w], mask, margin, cfg)
+    trees = _train_lambdarank(windows[:0:-1], mask, margin, cfg)
     raw = _scores(trees, valid, margin)
     blend_ndcg = _ndcg(valid.blend, valid)
     penalty, ranker_ndcg = 0.0, _ndcg(raw, valid)
@@ -436,7 +460,7 @@ def fit_ranker(
             penalty = p
     chosen = _ndcg(raw - penalty * valid.pop_long, valid)
     report.update(
-        window_customers=[len(early_w.n_relevant), len(valid.n_relevant)],
+        window_customers=[len(w.n_relevant) for w in reversed(windows)],
         validation_ndcg_blend=round(blend_ndcg, 4),
         validation_ndcg_ranker=round(chosen, 4),
         popularity_penalty=penalty,
@@ -445,7 +469,7 @@ def fit_ranker(
         report["reason"] = "the ranker did not beat the blend on the last window"
         report["seconds"] = round(time.perf_counter() - t0, 2)
         return None, report
-    trees = _train_lambdarank([early_w, valid], mask, margin, cfg)
+    trees = _train_lambdarank(windows[::-1], mask, margin, cfg)
     report.update(stage="ranker", trees=trees.trees, bytes=trees.nbytes)
     ranker = Ranker(
         facts=build_facts(state),
@@ -463,8 +487,10 @@ def _train_lambdarank(
     windows: list[_Window], mask: np.ndarray, margin: float, cfg: EngineConfig
 ) -> TreeEnsemble:
     """LightGBM lambdarank on the customers of `windows` with at least one label, starting from
-    margin x the blend score; features outside `mask` are NaN (never split on). One thread: the
-    host is shared."""
+    margin x the blend score; features outside `mask` are NaN (never split on). ranker_bags
+    boosters with seeds seed, seed + 1, ... (each bags 80% of the rows) are averaged: one tree
+    ensemble whose leaf values are divided by the number of bags. One thread: the host is
+    shared."""
     import lightgbm as lgb  # training only: serving walks the trees as arrays
 
     xs, ys, inits, groups = [], [], [], []
@@ -499,7 +525,14 @@ def _train_lambdarank(
         np.concatenate(ys),
         group=np.concatenate(groups),
         init_score=np.concatenate(inits),
-        free_raw_data=True,
+        free_raw_data=False,
     )
-    booster = lgb.train(params, data, num_boost_round=cfg.ranker_rounds)
-    return TreeEnsemble.from_lightgbm(booster.dump_model())
+    bags = max(cfg.ranker_bags, 1)
+    dumps = [
+        lgb.train(dict(params, seed=cfg.seed + bag), data, cfg.ranker_rounds).dump_model()
+        for bag in range(bags)
+    ]
+    trees = TreeEnsemble.from_lightgbm(
+        dict(dumps[0], tree_info=[t for d in dumps for t in d["tree_info"]])
+    )
+    return dataclasses.replace(trees, value=trees.value / bags)

@@ -16,7 +16,14 @@ from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
 from engine.features import FEATURES
 from engine.metrics import ndcg_at_k
-from engine.ranking import TreeEnsemble, _train_lambdarank, _Window, window_split
+from engine.ranking import (
+    TreeEnsemble,
+    _train_lambdarank,
+    _Window,
+    _windows,
+    fit_ranker,
+    window_split,
+)
 from engine.recommender import Recommender
 from engine.training import build_state, prepare_events
 
@@ -107,6 +114,26 @@ def test_labels_come_only_from_the_window_before_the_cutoff(
     assert sub.strengths.nnz == len(
         set(zip(early.user_ids.tolist(), early.product_ids.tolist(), strict=True))
     )
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(10**6, 3), (1, 2)])
+def test_a_small_shop_learns_from_more_windows(
+    shop: tuple[Catalog, Events], budget: int, expected: int
+) -> None:
+    """Windows go back in time until ranker_train_users customers are held (at least two,
+    at most ranker_windows), each one the window before the previous one."""
+    cat, ev = shop
+    cutoff = np.datetime64("2023-11-01T00:00:00")
+    index = {p: i for i, p in enumerate(cat.product_ids.tolist())}
+    cfg = dataclasses.replace(RANKED, ranker_windows=3, ranker_train_users=budget)
+    state = build_state(cfg, cat, prepare_events(ev, index, cutoff, None), cutoff, index)
+    windows = _windows(state, None, cfg.blend, np.random.default_rng(0))
+    assert len(windows) == expected
+    split = window_split(state, 21.0)
+    assert split is not None
+    assert len(windows[0].n_relevant) == min(len(split[2]), cfg.ranker_max_users)
+    _, report = fit_ranker(state, None, cfg.blend)
+    assert len(report["window_customers"]) == expected
 
 
 def test_events_after_the_cutoff_change_nothing(shop: tuple[Catalog, Events]) -> None:

@@ -119,7 +119,7 @@ class EngineConfig:
     ranker_window_days: float = 28.0
     ranker_windows: int = 4
     ranker_train_users: int = 6000
-    ranker_bags: int = 3
+    ranker_bags: int = 2
     ranker_candidates: int = 200
     ranker_max_users: int = 3000
     ranker_rounds: int = 30

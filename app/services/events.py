@@ -54,10 +54,9 @@ MAX_CLIENT_EVENT_ID = 64
 GROUP_MAX_EVENTS = 2_000
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """A committed row of `interactions`, detached from any session (cheaper than an ORM
-    object); `occurred_at` is naive UTC."""
+class StoredEvent(NamedTuple):
+    """A committed row of `interactions`, detached from any session (a tuple: far cheaper to
+    make than an ORM object or a frozen dataclass); `occurred_at` is naive UTC."""
 
     id: int
     user_id: int
@@ -84,8 +83,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class EventInput:
+class EventInput(NamedTuple):
     """One event as a client sent it. `product_id` None: the client's product id was malformed;
     `occurred_at`: client time (naive means UTC), None for now; `client_event_id`: the client's
     idempotency key, unique per user."""
@@ -105,8 +103,7 @@ class EventError:
     error: ServiceError
 
 
-@dataclass(frozen=True)
-class RecordedEvent:
+class RecordedEvent(NamedTuple):
     """Event `index` of a call, durable; `new` is False when its `client_event_id` was stored
     before (then `interaction` is the stored row)."""
 

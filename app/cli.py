@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     metrics_dir = _multiprocess_metrics_dir() if args.workers > 1 else None
     try:
         uvicorn.run(
-            "app.asgi:create_app",
+            "app.asgi:create_server_app",
             factory=True,
             host=args.host,
             port=args.port,

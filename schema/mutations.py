@@ -1,11 +1,19 @@
 """Root mutation fields. Expected failures come back as typed `errors` in the payload."""
 
+import dataclasses
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.services.catalog import ProductInput as ProductValues
-from app.services.events import MAX_BATCH, BatchResult, EventError, EventInput, StoredEvent
+from app.services.events import (
+    MAX_BATCH,
+    BatchResult,
+    EventError,
+    EventInput,
+    RecordedEvent,
+    StoredEvent,
+)
 from app.services.users import SignedIn
 from schema.context import Context
 from schema.types.common import UserError, decode_id, node_key, payload_or_errors
@@ -63,13 +71,26 @@ class StartVisitPayload:
         return cls(token=signed_in.token)
 
 
+def _recorded_interactions(root: "RecordInteractionsPayload") -> list[RecordedInteraction]:
+    """A payload's `results`, made only when selected (a batch has up to 500)."""
+    return [
+        RecordedInteraction(
+            index=item.index,
+            client_event_id=item.interaction.client_event_id,
+            new=item.new,
+            row=item.interaction,
+        )
+        for item in root.recorded
+    ]
+
+
 @strawberry.type(
     description="The result of `recordInteractions`: one entry in `results` or in `errors` per "
     "event sent. The valid events are stored even when others of the batch are refused."
 )
 class RecordInteractionsPayload:
     results: list[RecordedInteraction] = strawberry.field(
-        default_factory=list,
+        resolver=_recorded_interactions,
         description="The stored events (durable), in `index` order; `new` tells stored now "
         "from stored by an earlier call with the same `clientEventId`.",
     )
@@ -80,19 +101,12 @@ class RecordInteractionsPayload:
     stored: int = strawberry.field(
         default=0, description="How many events this call stored (`new: true`)."
     )
+    recorded: strawberry.Private[list[RecordedEvent]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_result(cls, result: BatchResult) -> "RecordInteractionsPayload":
         return cls(
-            results=[
-                RecordedInteraction(
-                    index=item.index,
-                    client_event_id=item.interaction.client_event_id,
-                    new=item.new,
-                    interaction=Interaction.from_row(item.interaction),
-                )
-                for item in result.recorded
-            ],
+            recorded=result.recorded,
             errors=[_interaction_error(item) for item in result.errors],
             stored=sum(item.new for item in result.recorded),
         )
@@ -104,7 +118,7 @@ class RecordInteractionsPayload:
             errors=[
                 InteractionError(index=None, field=e.field, message=e.message, code=e.code)
                 for e in errors
-            ]
+            ],
         )
 
 

@@ -128,6 +128,50 @@ async def test_a_retried_batch_stores_each_event_once_and_reports_what_was_new(
     assert len(await stored_events(ingest, token)) == 10
 
 
+async def test_identical_events_without_keys_are_each_stored(ingest: GraphQLClient) -> None:
+    token, _ = await ingest.register("twins")
+    products = await product_ids(ingest, 1)
+    user_id = await user_of(ingest, token)
+    moment = datetime.now(UTC) - timedelta(minutes=1)
+    same = EventInput(decode_id(products[0], "Product"), "view", 1, moment, None)
+    results = await asyncio.gather(
+        *(ingest.app.state.services.events.record_batch(user_id, [same, same]) for _ in range(3))
+    )
+    ids = [item.interaction.id for result in results for item in result.recorded]
+    assert all(item.new for result in results for item in result.recorded)
+    assert len(set(ids)) == 6
+    assert len(await stored_events(ingest, token)) == 6
+
+
+async def test_a_retried_event_of_a_product_archived_since_reports_the_stored_event(
+    ingest: GraphQLClient,
+) -> None:
+    token, _ = await ingest.register("archived-retry")
+    admin = await ingest.admin_token()
+    created = await ingest.data(
+        'mutation($sku: String!) { createProduct(input: {sku: $sku, name: "Soon gone", '
+        "price: 1}) { product { id } } }",
+        {"sku": f"SOON-{uuid.uuid4().hex[:8]}"},
+        token=admin,
+    )
+    product = created["createProduct"]["product"]["id"]
+    events = [batch_event(product, "before-archive")]
+    first = (await ingest.data(BATCH, {"events": events}, token))["recordInteractions"]
+    await ingest.data(
+        "mutation($id: ID!) { deleteProduct(id: $id) { product { id } } }", {"id": product}, admin
+    )
+    retried = (await ingest.data(BATCH, {"events": events}, token))["recordInteractions"]
+    assert retried["errors"] == [] and retried["stored"] == 0
+    assert [(item["new"], item["interaction"]["id"]) for item in retried["results"]] == [
+        (False, first["results"][0]["interaction"]["id"])
+    ]
+    later = (await ingest.data(BATCH, {"events": [batch_event(product, "after")]}, token))[
+        "recordInteractions"
+    ]
+    assert [(e["index"], e["code"]) for e in later["errors"]] == [(0, "NOT_FOUND")]
+    assert len(await stored_events(ingest, token)) == 1
+
+
 async def test_concurrent_retries_of_one_batch_store_it_once(ingest: GraphQLClient) -> None:
     token, _ = await ingest.register("race")
     products = await product_ids(ingest, 20)

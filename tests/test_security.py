@@ -619,3 +619,15 @@ async def test_nul_characters_are_refused_before_they_reach_the_database(
         body = await client.query(query, {"s": value}, token)
         assert body["data"] is None
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    look_alike = "a\\u0000b"  # a backslash and "u0000": no NUL character
+    body = await client.query(
+        "query($a: String!, $b: String!) { first: productBySku(sku: $a) { id } "
+        "second: productBySku(sku: $b) { id } }",
+        {"a": look_alike, "b": "c\x00d"},
+        token,
+    )
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "$b"}
+    harmless = await client.query(
+        "query($a: String!) { productBySku(sku: $a) { id } }", {"a": look_alike}, token
+    )
+    assert "errors" not in harmless and harmless["data"] == {"productBySku": None}

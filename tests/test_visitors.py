@@ -1,5 +1,6 @@
 """Visitors: a visit's events, its recommendations, and its move to an account."""
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -210,3 +211,38 @@ async def test_visitors_whose_token_expired_and_who_left_nothing_are_deleted(
         left = set(await session.scalars(select(User.id).where(User.id.in_(everyone))))
     assert left == {user_id(with_events), user_id(fresh)}
     assert await delete_idle_visitors(services.sessions, ttl) == 0
+
+
+async def test_events_of_a_visit_that_ended_meanwhile_are_refused_and_store_nothing(
+    client: GraphQLClient,
+) -> None:
+    """A call that reached the event writer after its visit moved to an account (the token
+    check passed just before) stores nothing for the visitor, next to a customer's call."""
+    from app.auth import decode_token
+    from app.errors import ErrorCode, ServiceError
+    from app.services.events import EventInput
+    from schema.types.common import decode_id
+
+    products = [decode_id(pid, "Product") for pid in await some_products(client, 2)]
+    visitor = await start_visit(client)
+    await client.data(RECORD, {"id": (await some_products(client, 1))[0], "type": "VIEW"}, visitor)
+    username = f"ended-{uuid.uuid4().hex[:8]}"
+    register = await post_with(
+        client, REGISTER, {"u": username, "e": f"{username}@example.com", "p": PASSWORD}, visitor
+    )
+    account = register["data"]["register"]
+    settings = client.app.state.services.settings
+    visitor_id = decode_token(settings, visitor).user_id
+    account_id = decode_token(settings, account["token"]).user_id
+    events = client.app.state.services.events
+    event = EventInput(products[0], "view", 1, None, "late")
+    refused, stored = await asyncio.gather(
+        events.record_batch(visitor_id, [event, EventInput(products[1], "click")]),
+        events.record_batch(account_id, [event]),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, ServiceError) and refused.code == ErrorCode.UNAUTHENTICATED
+    assert not isinstance(stored, BaseException)
+    assert [item.new for item in stored.recorded] == [True]
+    history = await events.history(visitor_id, 10, None)
+    assert history.items == []

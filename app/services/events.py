@@ -4,32 +4,38 @@ account, and reading a customer's history.
 Write path. `record` and `record_batch` validate what they can without the database, then hand
 their events to one writer task per process and wait. The writer takes everything queued, waits
 up to `EVENT_GROUP_COMMIT_MS` for more (at most `GROUP_MAX_EVENTS`), and stores it all in ONE
-transaction: a product look-up, one multi-row `INSERT … ON CONFLICT (user_id, client_event_id)
-DO NOTHING RETURNING`, and, only for retried keys, one look-up of the stored rows. After the
-commit it calls every listener once with the whole group, then answers the callers. So:
+transaction with ONE statement: an `INSERT … SELECT` over the group's events sent as arrays
+(PostgreSQL `unnest`) or one JSON document (SQLite `json_each`), joined to the live products and
+the users not merged into an account, `ON CONFLICT (user_id, client_event_id) DO NOTHING
+RETURNING` the new rows. Only when an event comes back missing does the writer ask why (a stored
+key, an archived product, an ended visit). After the commit it calls every listener once with
+the whole group, then answers the callers. So:
 
 * a call returns only after its events are committed (durable), and every listener has run;
 * a failed transaction stores nothing of the group; an unreachable database fails every call
   of the group with SERVICE_UNAVAILABLE (`app.db.unavailable_error`), and any other failure of
   a group is retried one call per transaction, so a bad call cannot fail its neighbours;
 * an event with a `client_event_id` already stored for its user is not stored again: the call
-  gets the stored row with `new=False` (also within one group, and across processes).
+  gets the stored row with `new=False` (also within one group, and across processes);
+* a visit merged into an account meanwhile stores nothing more: on PostgreSQL the statement
+  locks its users' rows `FOR SHARE` (a merge waits for this transaction, or this statement sees
+  the merge); SQLite has one writer at a time.
 """
 
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Table, delete, func, insert, literal, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Dialect, Integer, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import Database
 from app.db import unavailable_error
@@ -48,10 +54,9 @@ MAX_CLIENT_EVENT_ID = 64
 GROUP_MAX_EVENTS = 2_000
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """A committed row of `interactions`, detached from any session (cheaper than an ORM
-    object); `occurred_at` is naive UTC."""
+class StoredEvent(NamedTuple):
+    """A committed row of `interactions`, detached from any session (a tuple: far cheaper to
+    make than an ORM object or a frozen dataclass); `occurred_at` is naive UTC."""
 
     id: int
     user_id: int
@@ -65,7 +70,8 @@ class StoredEvent:
 EventListener = Callable[[Sequence[StoredEvent]], Awaitable[None]]
 """Called once per committed group with its new events (possibly of many users), in id order."""
 
-_TYPES = frozenset(member.value for member in InteractionType)
+_TYPES = {member.value: member.value for member in InteractionType}
+"""Stored type by type (a member of InteractionType or its value)."""
 _COLUMNS = (
     Interaction.id,
     Interaction.user_id,
@@ -77,8 +83,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class EventInput:
+class EventInput(NamedTuple):
     """One event as a client sent it. `product_id` None: the client's product id was malformed;
     `occurred_at`: client time (naive means UTC), None for now; `client_event_id`: the client's
     idempotency key, unique per user."""
@@ -98,8 +103,7 @@ class EventError:
     error: ServiceError
 
 
-@dataclass(frozen=True)
-class RecordedEvent:
+class RecordedEvent(NamedTuple):
     """Event `index` of a call, durable; `new` is False when its `client_event_id` was stored
     before (then `interaction` is the stored row)."""
 
@@ -116,37 +120,25 @@ class BatchResult:
     errors: list[EventError]
 
 
-@dataclass(frozen=True)
-class _Row:
-    """A validated event ready to insert; every column set here, so rows can be matched to
-    what the database returns by content."""
+class _Event(NamedTuple):
+    """A validated event of a call, ready to insert; `occurred_at` is naive UTC."""
 
-    user_id: int
+    index: int
     product_id: int
     type: str
     quantity: int
     occurred_at: datetime
     client_event_id: str | None
 
-    def values(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "product_id": self.product_id,
-            "type": self.type,
-            "quantity": self.quantity,
-            "occurred_at": self.occurred_at,
-            "client_event_id": self.client_event_id,
-        }
 
-
-@dataclass
+@dataclass(slots=True)
 class _Call:
     """One caller's events waiting for the writer."""
 
     user_id: int
     prefix: str | None
     """`events` for a batch (fields are named `events[<index>].<field>`), None for one event."""
-    rows: list[tuple[int, _Row]]
+    events: list[_Event]
     future: asyncio.Future[BatchResult]
     invalid: list[EventError] = field(default_factory=list)
     """Refused before the database was asked."""
@@ -167,17 +159,6 @@ class _Call:
 
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _row_key(row: "_Row | StoredEvent") -> tuple[Any, ...]:
-    return (
-        row.user_id,
-        row.product_id,
-        row.type,
-        row.quantity,
-        row.occurred_at,
-        row.client_event_id,
-    )
 
 
 def _interaction(values: Any) -> StoredEvent:
@@ -243,27 +224,31 @@ class EventService:
 
     # --- validation ------------------------------------------------------------------------
 
-    def _check(self, event: EventInput, field_name: Callable[[str], str]) -> ServiceError | None:
-        """The first problem of `event` that needs no database, or None."""
+    def _check(self, event: EventInput, call: _Call, index: int) -> ServiceError | None:
+        """The first problem of event `index` of `call` that needs no database, or None."""
         if event.product_id is None:
-            return bad_input(field_name("productId"), "`productId` is not the id of a Product")
+            return bad_input(
+                call.field_name(index, "productId"), "`productId` is not the id of a Product"
+            )
         if event.type not in _TYPES:
             allowed = ", ".join(member.value.upper() for member in InteractionType)
-            return bad_input(field_name("type"), f"`type` must be one of {allowed}")
+            return bad_input(call.field_name(index, "type"), f"`type` must be one of {allowed}")
         if not 1 <= event.quantity <= MAX_QUANTITY:
             return bad_input(
-                field_name("quantity"), f"`quantity` must be between 1 and {MAX_QUANTITY}"
+                call.field_name(index, "quantity"),
+                f"`quantity` must be between 1 and {MAX_QUANTITY}",
             )
         key = event.client_event_id
         if key is not None:
             if not key or len(key) > MAX_CLIENT_EVENT_ID:
                 return bad_input(
-                    field_name("clientEventId"),
+                    call.field_name(index, "clientEventId"),
                     f"`clientEventId` must be 1 to {MAX_CLIENT_EVENT_ID} characters",
                 )
             if "\x00" in key:
                 return bad_input(
-                    field_name("clientEventId"), "`clientEventId` must not contain NUL characters"
+                    call.field_name(index, "clientEventId"),
+                    "`clientEventId` must not contain NUL characters",
                 )
         if event.occurred_at is not None:
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -271,14 +256,14 @@ class EventService:
             skew = timedelta(seconds=self._settings.event_clock_skew_seconds)
             if moment > now + skew:
                 return bad_input(
-                    field_name("occurredAt"),
+                    call.field_name(index, "occurredAt"),
                     f"`occurredAt` is in the future (more than {skew.total_seconds():g} s "
                     "ahead of the server clock)",
                 )
             max_age = timedelta(days=self._settings.event_max_age_days)
             if moment < now - max_age:
                 return bad_input(
-                    field_name("occurredAt"),
+                    call.field_name(index, "occurredAt"),
                     f"`occurredAt` is older than {max_age.days} days; such events are not taken",
                 )
         return None
@@ -289,34 +274,32 @@ class EventService:
         call = _Call(user_id, prefix, [], asyncio.get_running_loop().create_future())
         seen: set[str] = set()
         now = datetime.now(UTC).replace(tzinfo=None)
+        accepted = call.events
         for index, event in enumerate(events):
-
-            def field_name(name: str, index: int = index) -> str:
-                return call.field_name(index, name)
-
-            problem = self._check(event, field_name)
-            if problem is None and event.client_event_id is not None:
-                if event.client_event_id in seen:
+            problem = self._check(event, call, index)
+            key = event.client_event_id
+            if problem is None and key is not None:
+                if key in seen:
                     problem = bad_input(
-                        field_name("clientEventId"),
+                        call.field_name(index, "clientEventId"),
                         "`clientEventId` repeats an earlier event of this call",
                     )
-                seen.add(event.client_event_id)
+                seen.add(key)
             if problem is not None:
                 call.invalid.append(EventError(index, problem))
                 continue
-            occurred_at = _naive_utc(event.occurred_at) if event.occurred_at else now
             assert event.product_id is not None
-            row = _Row(
-                user_id,
-                event.product_id,
-                InteractionType(event.type).value,
-                event.quantity,
-                occurred_at,
-                event.client_event_id,
+            accepted.append(
+                _Event(
+                    index,
+                    event.product_id,
+                    _TYPES[event.type],
+                    event.quantity,
+                    _naive_utc(event.occurred_at) if event.occurred_at else now,
+                    key,
+                )
             )
-            call.rows.append((index, row))
-        if not call.rows:
+        if not accepted:
             return BatchResult([], call.invalid)
         queue = self._ensure_writer()
         queue.put_nowait(call)
@@ -337,7 +320,7 @@ class EventService:
         window = self._settings.event_group_commit_ms / 1000
         while True:
             group = [await queue.get()]
-            size = len(group[0].rows)
+            size = len(group[0].events)
             deadline = time.monotonic() + window
             while size < GROUP_MAX_EVENTS:
                 if queue.empty():
@@ -350,7 +333,7 @@ class EventService:
                         break
                 else:
                     group.append(queue.get_nowait())
-                size += len(group[-1].rows)
+                size += len(group[-1].events)
             try:
                 await self._commit_group(group)
             except Exception as error:  # the callers get it; the writer keeps going
@@ -391,80 +374,84 @@ class EventService:
         """One transaction for `group`; fills each call's results; returns the new rows."""
         for call in group:
             call.refused, call.results = [], []
-        async with self._sessions() as session, session.begin():
-            user_ids = {call.user_id for call in group}
-            roles = dict(
-                (
-                    await session.execute(
-                        select(User.id, User.role).where(
-                            User.id.in_(user_ids), User.merged_into_id.is_(None)
-                        )
-                    )
-                ).all()
-            )
-            product_ids = {row.product_id for call in group for _, row in call.rows}
-            live = set(
-                await session.scalars(
-                    select(Product.id).where(
-                        Product.id.in_(product_ids), Product.deleted_at.is_(None)
-                    )
-                )
-            )
-            pending: list[tuple[_Call, int, _Row]] = []
-            for call in group:
-                if call.user_id not in roles:
-                    call.answer(_visit_over())
+        pending = [(call, event) for call in group for event in call.events]
+        new: list[StoredEvent] = []
+        async with self._db.engine.begin() as connection:  # no ORM session: rows are tuples
+            ids = await _insert(connection, [(call.user_id, event) for call, event in pending])
+            missing: list[tuple[_Call, _Event]] = []
+            for (call, event), id_ in zip(pending, ids, strict=True):
+                if id_ is None:
+                    missing.append((call, event))
                     continue
-                for index, row in call.rows:
-                    if row.product_id in live:
-                        pending.append((call, index, row))
-                    else:
-                        call.refused.append(EventError(index, _unknown_product(call, index)))
-            if not pending:
-                return []
-            inserted = await self._insert(session, [row for _, _, row in pending])
-            visitors = {
-                call.user_id for call, _, _ in pending if roles[call.user_id] == Role.VISITOR.value
-            }
-            if visitors:
-                await _check_still_active(session, visitors)
-            by_content: dict[tuple[Any, ...], list[StoredEvent]] = defaultdict(list)
-            for interaction in inserted:
-                by_content[_row_key(interaction)].append(interaction)
-            missing: list[tuple[_Call, int, _Row]] = []
-            for call, index, row in pending:
-                matches = by_content.get(_row_key(row))
-                if matches:
-                    call.results.append(RecordedEvent(index, matches.pop(), True))
-                else:
-                    missing.append((call, index, row))
+                stored = StoredEvent(
+                    id_,
+                    call.user_id,
+                    event.product_id,
+                    event.type,
+                    event.quantity,
+                    event.occurred_at,
+                    event.client_event_id,
+                )
+                new.append(stored)
+                call.results.append(RecordedEvent(event.index, stored, True))
             if missing:
-                stored = await self._stored(session, [row for _, _, row in missing])
-                for call, index, row in missing:
-                    existing = stored[(row.user_id, row.client_event_id)]
-                    call.results.append(RecordedEvent(index, existing, False))
+                await self._explain_missing(connection, missing)
         EVENT_TRANSACTIONS.inc()
-        EVENT_GROUP_SIZE.observe(len(inserted))
-        EVENTS_RECORDED.inc(len(inserted))
-        return sorted(inserted, key=lambda interaction: interaction.id)
+        EVENT_GROUP_SIZE.observe(len(new))
+        EVENTS_RECORDED.inc(len(new))
+        new.sort(key=_by_id)
+        return new
 
-    async def _insert(self, session: AsyncSession, rows: list[_Row]) -> list[StoredEvent]:
-        """One INSERT for `rows`, skipping (user, client_event_id) pairs already stored."""
-        connection = await session.connection()
-        builder = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        result = await connection.execute(
-            _insert_statement(builder), [row.values() for row in rows]
+    async def _explain_missing(
+        self, connection: AsyncConnection, missing: list[tuple[_Call, _Event]]
+    ) -> None:
+        """Why the INSERT skipped `missing`, inside its transaction: a key stored before (the
+        stored row, `new=False`), an ended visit (the call fails) or a product that is not live
+        (NOT_FOUND). Raises `_ChangedMeanwhile` when none applies (the group is then retried call
+        by call)."""
+        keyed = {
+            (call.user_id, event.client_event_id)
+            for call, event in missing
+            if event.client_event_id is not None
+        }
+        stored = await self._stored(connection, keyed) if keyed else {}
+        unexplained = []
+        for call, event in missing:
+            existing = stored.get((call.user_id, event.client_event_id))
+            if existing is not None:
+                call.results.append(RecordedEvent(event.index, existing, False))
+            else:
+                unexplained.append((call, event))
+        if not unexplained:
+            return
+        user_ids = {call.user_id for call, _ in unexplained}
+        active = set(
+            await connection.scalars(
+                select(User.id).where(User.id.in_(user_ids), User.merged_into_id.is_(None))
+            )
         )
-        return [_interaction(values) for values in result.all()]
+        product_ids = {event.product_id for _, event in unexplained}
+        live = set(
+            await connection.scalars(
+                select(Product.id).where(Product.id.in_(product_ids), Product.deleted_at.is_(None))
+            )
+        )
+        for call, event in unexplained:
+            if call.user_id not in active:
+                call.answer(_visit_over())
+            elif event.product_id not in live:
+                call.refused.append(EventError(event.index, _unknown_product(call, event.index)))
+            else:
+                raise _ChangedMeanwhile()
 
     async def _stored(
-        self, session: AsyncSession, rows: list[_Row]
+        self, connection: AsyncConnection, pairs: set[tuple[int, str | None]]
     ) -> dict[tuple[int, str | None], StoredEvent]:
-        pairs = {(row.user_id, row.client_event_id) for row in rows}
+        """The stored rows of (user id, client event id) `pairs`."""
         statement = select(*_COLUMNS).where(
             tuple_(Interaction.user_id, Interaction.client_event_id).in_(pairs)
         )
-        found = (await session.execute(statement)).all()
+        found = (await connection.execute(statement)).all()
         return {(values.user_id, values.client_event_id): _interaction(values) for values in found}
 
     async def _notify(self, interactions: Sequence[StoredEvent]) -> None:
@@ -623,18 +610,83 @@ class EventService:
             return [tuple(row) for row in (await session.execute(statement)).all()]  # type: ignore[misc]
 
 
+_INSERTED = "id, user_id, product_id, type, quantity, occurred_at, client_event_id"
+# The group is one JSON array of [user id, product id, type, quantity, occurred at, key] rows:
+# one parameter, encoded in C (asyncpg's array encoding cost more than the rest of the insert);
+# PostgreSQL parses it once as jsonb.
+_POSTGRESQL_INSERT = f"""
+INSERT INTO interactions (user_id, product_id, type, quantity, occurred_at, client_event_id)
+SELECT (e.value ->> 0)::integer, (e.value ->> 1)::integer, e.value ->> 2,
+    (e.value ->> 3)::integer, (e.value ->> 4)::timestamp, e.value ->> 5
+FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (value, n)
+JOIN (
+    SELECT id FROM users WHERE id = ANY($2::integer[]) AND merged_into_id IS NULL FOR SHARE
+) AS u ON u.id = (e.value ->> 0)::integer
+JOIN products AS p ON p.id = (e.value ->> 1)::integer AND p.deleted_at IS NULL
+ORDER BY e.n
+ON CONFLICT (user_id, client_event_id) DO NOTHING
+RETURNING {_INSERTED}
+"""
+# SQLite: "WHERE true" keeps the upsert's ON from being read as a join constraint.
+_SQLITE_INSERT = f"""
+INSERT INTO interactions (user_id, product_id, type, quantity, occurred_at, client_event_id)
+SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5
+FROM json_each(?) AS e
+JOIN users AS u ON u.id = e.value ->> 0 AND u.merged_into_id IS NULL
+JOIN products AS p ON p.id = e.value ->> 1 AND p.deleted_at IS NULL
+WHERE true
+ORDER BY e.key
+ON CONFLICT (user_id, client_event_id) DO NOTHING
+RETURNING {_INSERTED}
+"""
+
+
+async def _insert(
+    connection: AsyncConnection, events: list[tuple[int, _Event]]
+) -> list[int | None]:
+    """Insert (user id, event) pairs in order with one statement at driver level (no ORM rows,
+    no per-row parameters), skipping events of an ended visit or a product that is not live,
+    and (user, client_event_id) pairs already stored. Per event: its new id, or None when it
+    was skipped."""
+    postgresql = connection.dialect.name == "postgresql"
+    moment_text = datetime.isoformat if postgresql else _sqlite_moment(connection.dialect)
+    values = [
+        (user_id, e.product_id, e.type, e.quantity, moment_text(e.occurred_at), e.client_event_id)
+        for user_id, e in events
+    ]
+    document = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    if postgresql:
+        user_ids = sorted({user_id for user_id, _ in events})
+        result = await connection.exec_driver_sql(_POSTGRESQL_INSERT, (document, user_ids))
+    else:
+        result = await connection.exec_driver_sql(_SQLITE_INSERT, (document,))
+    # Rows come back in no promised order: a keyed event is matched by its (user, key), a
+    # keyless one (never skipped as a duplicate) by its content, its time as sent.
+    positions: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for position, row in enumerate(values):
+        positions[row if row[5] is None else (row[0], row[5])].append(position)
+    ids: list[int | None] = [None] * len(values)
+    for id_, user_id, product_id, type_, quantity, occurred_at, key in result.all():
+        if key is not None:
+            match: tuple[Any, ...] = (user_id, key)
+        else:
+            sent = occurred_at if isinstance(occurred_at, str) else moment_text(occurred_at)
+            match = (user_id, product_id, type_, quantity, sent, None)
+        ids[positions[match].pop(0)] = id_
+    return ids
+
+
 @functools.cache
-def _insert_statement(builder: Callable[[Table], Any]) -> Any:
-    """INSERT of one event row skipping stored (user, client_event_id) pairs, RETURNING the row;
-    executed with many parameter sets, SQLAlchemy sends it as multi-row INSERTs (compiled
-    once)."""
-    table = Interaction.__table__
-    assert isinstance(table, Table)
-    return (
-        builder(table)
-        .on_conflict_do_nothing(index_elements=["user_id", "client_event_id"])
-        .returning(*(table.c[column.key] for column in _COLUMNS))
-    )
+def _sqlite_moment(dialect: Dialect) -> Callable[[datetime], str]:
+    """`occurred_at` as SQLAlchemy binds it on SQLite (text, in its format)."""
+    column_type = Interaction.__table__.c.occurred_at.type
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    return process  # type: ignore[no-any-return]
+
+
+def _by_id(interaction: StoredEvent) -> int:
+    return interaction.id
 
 
 def _visit_over() -> ServiceError:
@@ -649,16 +701,6 @@ def _unknown_product(call: _Call, index: int) -> ServiceError:
     return ServiceError(ErrorCode.NOT_FOUND, "No such product", call.field_name(index, "productId"))
 
 
-async def _check_still_active(session: AsyncSession, visitor_ids: set[int]) -> None:
-    """Raise when one of `visitor_ids` was merged while the group was written (the group is then
-    retried call by call). Locks the rows FOR SHARE on PostgreSQL, so a merge waits for this
-    transaction or this one sees the merge."""
-    statement = (
-        select(User.merged_into_id).where(User.id.in_(visitor_ids)).with_for_update(read=True)
-    )
-    if any(merged is not None for merged in await session.scalars(statement)):
-        raise _VisitMergedMeanwhile()
-
-
-class _VisitMergedMeanwhile(Exception):
-    pass
+class _ChangedMeanwhile(Exception):
+    """A skipped event whose product and user look fine once asked (they changed while the
+    group was written)."""

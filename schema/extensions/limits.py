@@ -7,6 +7,7 @@ store one), and the query cost limit plus the per-client rate limit (`schema.ext
 All are per-request factories (Strawberry builds a fresh extension for each operation).
 """
 
+import json
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -68,14 +69,14 @@ def _literal_has_nul(value: ValueNode) -> bool:
     return False
 
 
-def _json_has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, list):
-        return any(_json_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_json_has_nul(item) for item in value.values())
-    return False
+def _json_may_hold_nul(value: Any) -> bool:
+    """False when no string in `value` holds a NUL: its JSON encoding (made in C, far faster
+    than walking a batch of 500 events in Python) escapes every NUL as `\\u0000`. True may
+    be a false alarm (a string holding a backslash and `u0000`); `_json_nul_path` decides."""
+    try:
+        return "\\u0000" in json.dumps(value)
+    except (TypeError, ValueError):  # not JSON data: walk it
+        return True
 
 
 def _json_nul_path(value: Any, path: str) -> str | None:
@@ -121,9 +122,10 @@ class RejectNulCharacters(SchemaExtension):
             field = visitor.found
         if field is None and context.result is None:
             for name, value in (context.variables or {}).items():
-                if _json_has_nul(value):
+                if _json_may_hold_nul(value):
                     field = _json_nul_path(value, f"${name}")
-                    break
+                    if field is not None:
+                        break
         if field is not None:
             error = GraphQLError(
                 f"`{field}` must not contain the NUL character (U+0000)",

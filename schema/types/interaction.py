@@ -131,7 +131,12 @@ class RecordedInteraction:
         description="True when this call stored it; false when its `clientEventId` was "
         "already stored (a retried batch)."
     )
-    interaction: Interaction = strawberry.field(description="The stored event.")
+    row: strawberry.Private["StoredEvent"]
+
+    @strawberry.field(description="The stored event.")
+    def interaction(self) -> Interaction:
+        """Made only when selected: a batch has up to 500 of them."""
+        return Interaction.from_row(self.row)
 
 
 @strawberry.type(

@@ -118,7 +118,7 @@ async def test_without_an_api_key_explanations_are_templates(client: GraphQLClie
 
 async def test_why_query_explains_one_item(llm_client: GraphQLClient, fake_llm: FakeLLM) -> None:
     token = await shopper(llm_client)
-    first = (await llm_client.data("{ recommendations(first: 3) { product { id } } }", token=token))
+    first = await llm_client.data("{ recommendations(first: 3) { product { id } } }", token=token)
     product_id = first["recommendations"][1]["product"]["id"]
     why = await llm_client.data(
         "query($p: ID!) { recommendation(productId: $p) { rank explanation { text source } } }",

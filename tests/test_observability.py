@@ -38,7 +38,7 @@ async def test_metrics_move_with_traffic(client: GraphQLClient) -> None:
 
 async def test_following_a_recommendation_counts_as_click_through(client: GraphQLClient) -> None:
     token, _ = await client.register("ctr")
-    items = (await client.data("{ recommendations(first: 3) { product { id } } }", token=token))
+    items = await client.data("{ recommendations(first: 3) { product { id } } }", token=token)
     series = 'recommender_recommendation_followups_total{type="click"}'
     before = sample((await client.http.get("/metrics")).text, series)
     await client.data(

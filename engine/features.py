@@ -91,7 +91,7 @@ def build_facts(state: TrainingState) -> RankingFacts:
             log_price,
         ]
     ).astype(np.float32)
-    uinv = np.searchsorted(state.user_ids, prep.users)
+    uinv = state.event_customers
     last_age = np.full(n, np.inf)
     np.minimum.at(last_age, uinv, prep.age_days)
     day = np.floor(prep.age_days).astype(np.int64)
@@ -125,6 +125,20 @@ def build_facts(state: TrainingState) -> RankingFacts:
         users_items=binary,
         items_users=binary.T.tocsr(),
     )
+
+
+def co_customers(last_items: sp.csr_matrix, facts: RankingFacts) -> sp.csr_matrix:
+    """(b x m) float32: for each customer, the sum over the products p of their last basket
+    (last_items, b x m, 0/1) of the customers who touched both p and the column's product.
+
+    Equals (last_items @ items_users) @ users_items, but each distinct basket product's row of
+    the co-occurrence (items_users[p] @ users_items) is computed once per batch: popular
+    products sit in many baskets. Integer counts, so the order of the sums does not matter.
+    """
+    basket = sp.csr_matrix(last_items, dtype=np.float32)
+    products = np.unique(basket.indices)
+    co = facts.items_users[products] @ facts.users_items
+    return (basket[:, products] @ co).tocsr()
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -177,8 +191,7 @@ def feature_block(
     if last_items is None:
         picked = np.maximum(rows, 0)
         last_items = facts.last_items[picked].multiply((rows >= 0)[:, None]).tocsr()
-    raw = ((last_items @ facts.items_users) @ facts.users_items).toarray()
-    raw_c = take(raw, cols, 1)
+    raw_c = take(co_customers(last_items, facts).toarray(), cols, 1)
     size = np.maximum(np.diff(last_items.indptr), 1)[:, None]
     degree = np.expm1(prod[:, :, 2])
     co = raw_c / (size * np.sqrt(degree + 1.0))

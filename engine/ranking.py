@@ -440,8 +440,9 @@ def fit_ranker(
         validation_ndcg_blend=round(blend_ndcg, 4),
         validation_ndcg_ranker=round(chosen, 4),
         popularity_penalty=penalty,
+        won=chosen > blend_ndcg,
     )
-    if cfg.ranker_must_win and chosen <= blend_ndcg:
+    if cfg.ranker_must_win and not report["won"]:
         report["reason"] = "the ranker did not beat the blend on the last window"
         report["seconds"] = round(time.perf_counter() - t0, 2)
         return None, report

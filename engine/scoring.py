@@ -28,7 +28,7 @@ def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerE
     window). Newer events are left out when anchored: they are no evidence yet (they count once
     some product reaches the minimum again; in a busy shop that is seconds)."""
     prep = state.prepared
-    customers = np.searchsorted(state.user_ids, prep.users)
+    customers = state.event_customers
     items, weights, ages = prep.items, prep.weights / FULL_WEIGHT, prep.age_days
     if anchored:
         cfg = state.config

@@ -32,6 +32,7 @@ _PRODUCT = ("pop_7d", "pop_30d", "pop_long", "age_days", "newness_60d", "log_pri
 _CUSTOMER = ("recency_days", "active_days", "basket_size", "distinct_products", "usual_log_price")
 _UNKNOWN_CUSTOMER = np.array([3650.0, 0.0, 0.0, 0.0, np.nan], dtype=np.float32)
 MAX_AGE_DAYS = 3650.0
+_CO_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,13 @@ class RankingFacts:
     capped at MAX_AGE_DAYS, log price; NaN price -> NaN). customer (n x 5) float32: columns
     _CUSTOMER (days since last event, log1p active days, events per active day, log1p distinct
     products, event-weighted mean log price, NaN without prices). last_items (n x m) csr: 1 on
-    the products of each customer's last active day. users_items (n x m) / items_users (m x n)
-    csr float32: 1 where a customer had any event on a product.
+    the products of each customer's last active day. items_users (m x n) csr float32: 1 where
+    a customer had any event on a product.
     """
 
     product: np.ndarray
     customer: np.ndarray
     last_items: sp.csr_matrix
-    users_items: sp.csr_matrix
     items_users: sp.csr_matrix
 
     def problems(self, n: int, m: int) -> list[str]:
@@ -61,7 +61,6 @@ class RankingFacts:
             out.append(f"ranking customer facts are {self.customer.shape}, not {(n, 5)}")
         for name, shape in (
             ("last_items", (n, m)),
-            ("users_items", (n, m)),
             ("items_users", (m, n)),
         ):
             if getattr(self, name).shape != shape:
@@ -122,23 +121,32 @@ def build_facts(state: TrainingState) -> RankingFacts:
         product=product,
         customer=customer,
         last_items=last,
-        users_items=binary,
         items_users=binary.T.tocsr(),
     )
 
 
-def co_customers(last_items: sp.csr_matrix, facts: RankingFacts) -> sp.csr_matrix:
-    """(b x m) float32: for each customer, the sum over the products p of their last basket
-    (last_items, b x m, 0/1) of the customers who touched both p and the column's product.
-
-    Equals (last_items @ items_users) @ users_items, but each distinct basket product's row of
-    the co-occurrence (items_users[p] @ users_items) is computed once per batch: popular
-    products sit in many baskets. Integer counts, so the order of the sums does not matter.
+def co_purchase_counts(
+    last_items: sp.csr_matrix, facts: RankingFacts, cols: np.ndarray
+) -> np.ndarray:
+    """(b x c) float32: ((last_items @ items_users) @ items_users.T)[u, cols[u, j]] for the b
+    customers' last baskets (last_items, b x m, 0/1) and candidates cols (b x c): per basket
+    product, the customers who touched it and the candidate. Computed on the candidates only:
+    each customer's co-customer counts as a dense row (customers in chunks of
+    _CO_CELLS / n rows), dotted with every candidate's customers. Integer counts, exact.
     """
+    b, c = cols.shape
+    iu = facts.items_users
     basket = sp.csr_matrix(last_items, dtype=np.float32)
-    products = np.unique(basket.indices)
-    co = facts.items_users[products] @ facts.users_items
-    return (basket[:, products] @ co).tocsr()
+    out = np.empty((b, c), dtype=np.float32)
+    step = max(1, _CO_CELLS // max(iu.shape[1], 1))
+    for s in range(0, b, step):
+        e = min(s + step, b)
+        co = (basket[s:e] @ iu).toarray()
+        cand = iu[cols[s:e].ravel()]
+        pair = np.repeat(np.arange(cand.shape[0]), np.diff(cand.indptr))
+        counts = cand.data * co[pair // c, cand.indices]
+        out[s:e] = np.bincount(pair, weights=counts, minlength=cand.shape[0]).reshape(e - s, c)
+    return out
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -191,7 +199,7 @@ def feature_block(
     if last_items is None:
         picked = np.maximum(rows, 0)
         last_items = facts.last_items[picked].multiply((rows >= 0)[:, None]).tocsr()
-    raw_c = take(co_customers(last_items, facts).toarray(), cols, 1)
+    raw_c = co_purchase_counts(last_items, facts, cols)
     size = np.maximum(np.diff(last_items.indptr), 1)[:, None]
     degree = np.expm1(prod[:, :, 2])
     co = raw_c / (size * np.sqrt(degree + 1.0))

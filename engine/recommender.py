@@ -26,7 +26,7 @@ from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
 from engine.ranking import Ranker, before_window, fit_ranker
-from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
+from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, evidence, reasons_for
 from engine.rules import open_cart
 from engine.scoring import Scorer
 from engine.training import (
@@ -382,6 +382,8 @@ class Recommender:
                 cf_con = sc.cf.contributions(own.items, profiles.data, picked)
             if sc.content is not None and sc.blend.content:
                 ct_con = sc.content.contributions(own.items, profiles.data, picked)
+        cf_ev = evidence(sc, own, cf_con, len(picked))
+        ct_ev = evidence(sc, own, ct_con, len(picked))
         return [
             Recommendation(
                 product_id=str(st.catalog.product_ids[i]),
@@ -396,9 +398,8 @@ class Recommender:
                     float(cf[0, i]),
                     float(ct[0, i]),
                     bool(boosted[0, i]),
-                    own,
-                    cf_con[:, c] if cf_con is not None else None,
-                    ct_con[:, c] if ct_con is not None else None,
+                    cf_ev[c],
+                    ct_ev[c],
                 ),
             )
             for c, i in enumerate(picked)

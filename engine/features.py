@@ -144,13 +144,15 @@ def co_purchase_counts(
     b, c = cols.shape
     iu, ui = facts.items_users, facts.users_items
     basket = sp.csr_matrix(last_items, dtype=np.float32)
-    products = np.unique(basket.indices)
-    user_events = np.diff(ui.indptr).astype(np.float64)
-    via_products = float((iu[products] @ user_events).sum()) + b * len(products)
+    products, inverse = np.unique(basket.indices, return_inverse=True)
+    customers = iu[products]
+    via_products = float((customers @ np.diff(ui.indptr).astype(np.float64)).sum())
     via_candidates = float(np.diff(iu.indptr)[cols].sum()) + b * iu.shape[1]
-    if via_products <= via_candidates:
-        co = (basket[:, products] @ (iu[products] @ ui)).toarray()
-        return np.take_along_axis(co, cols, 1)
+    if via_products + b * len(products) <= via_candidates:
+        compact = sp.csr_matrix(
+            (basket.data, inverse.ravel(), basket.indptr), shape=(b, len(products))
+        )
+        return np.take_along_axis((compact @ (customers @ ui)).toarray(), cols, 1)
     out = np.empty((b, c), dtype=np.float32)
     step = max(1, _CO_CELLS // max(iu.shape[1], 1))
     for s in range(0, b, step):

@@ -94,7 +94,7 @@ def test_labels_come_only_from_the_window_before_the_cutoff(
     state = build_state(RANKED, cat, prepare_events(ev, index, cutoff, None), cutoff, index)
     split = window_split(state, 21.0)
     assert split is not None
-    (sub, _), rel, _ = split
+    (sub, _, _), rel, _ = split
     start = cutoff - np.timedelta64(21 * 86400, "s")
     assert sub.now == start
     late = (ev.timestamps >= start) & (ev.timestamps < cutoff)

@@ -9,7 +9,8 @@ Layout of an artifact directory:
 sparse CSR matrices as three arrays, and objects only of the classes in `_CLASSES` (so a
 manifest can name nothing that runs code). Format 2 adds the learned ranker (engine/ranking.py):
 its trees are arrays (TreeEnsemble), walked by numpy at serving, so no LightGBM model string
-and no pickle is stored. `load` checks the format version, every file's
+and no pickle is stored. Format 3 adds the training state's `event_customers` (empty in a
+served artifact). `load` checks the format version, every file's
 checksum, dtype and shape, and the sparse structure, and raises ArtifactError on any mismatch.
 """
 
@@ -38,7 +39,7 @@ from engine.rules import Picker
 from engine.scoring import Scorer
 from engine.training import PreparedEvents, TrainingState
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 _CORE_CLASSES: tuple[type, ...] = (
     Recommender,

@@ -22,7 +22,7 @@ from engine.config import BlendWeights
 from engine.metrics import ndcg_at_k
 from engine.models import Profiles, ScoringModel, fit_model
 from engine.models.trend import newness
-from engine.scoring import Scorer, customer_evidence
+from engine.scoring import Scorer, ShopEvidence, shop_evidence
 from engine.training import TrainingState, build_state, profile_matrix
 
 EXPONENTS: tuple[float, ...] = (0.0, 0.3, 0.6)
@@ -41,12 +41,13 @@ def fit_blend(
     min_gain: float = 0.002,
     k: int = 10,
     pool: int = 200,
-    before: tuple[TrainingState, ScoringModel | None] | None = None,
+    before: tuple[TrainingState, ScoringModel | None, ShopEvidence] | None = None,
 ) -> BlendWeights | None:
     """Blend weights tuned on the validation window, or None when there is too little data.
 
     content: the fitted content model (it depends on the catalog only, so it is shared);
-    before: the sub-state before the window and its collaborative model when already fitted
+    before: the sub-state before the window, its collaborative model and its shop evidence
+    when already computed
     (the ranker's, engine/ranking.before_window); used when its split time is this one's.
     """
     cfg = state.config
@@ -62,11 +63,12 @@ def fit_blend(
     early = dataclasses.replace(early, age_days=early.age_days - days)
     split_now = state.now - np.timedelta64(int(days * 86400), "s")
     if before is not None and before[0].now == split_now:
-        sub, sub_cf = before
+        sub, sub_cf, shop = before
     else:
         sub_cfg = dataclasses.replace(cfg, fit_blend=False)
         sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
         sub_cf = fit_model(sub_cfg.cf, sub, sub_cfg)
+        shop = shop_evidence(sub)
     late_ev = prep.select(late)
     rows = np.fromiter(
         (sub.user_index.get(u, -1) for u in late_ev.users.tolist()), np.int64, len(late_ev.users)
@@ -89,9 +91,8 @@ def fit_blend(
         users = np.sort(rng.choice(users, cfg.validation_max_users, replace=False))
     tunes = sub_cf is not None and sub_cf.tunes_popularity_exponent
     exponents = EXPONENTS if tunes else (cfg.blend.cf_popularity_exponent,)
-    evidence = customer_evidence(sub)
-    supported = evidence.supported(m, cfg.trend_min_customers, cfg.trend_support_days)
-    pops = {h: evidence.popularity(h, m, supported) for h in GRID["popularity_half_life_days"]}
+    supported = shop.supported
+    pops = {h: shop.counted.popularity(h, m, supported) for h in GRID["popularity_half_life_days"]}
     news = {h: newness(sub.first_seen_age, h) * supported for h in GRID["newness_half_life_days"]}
     shared = np.unique(
         np.concatenate(
@@ -102,11 +103,11 @@ def fit_blend(
         )
     )
     probe = Scorer(
-        sub, sub_cf, content, BlendWeights(cf=0.0, content=1.0, popularity=0.0, newness=0.0)
+        sub, sub_cf, content, BlendWeights(cf=0.0, content=1.0, popularity=0.0, newness=0.0), shop
     )
     blank = BlendWeights(cf=1.0, content=0.0, popularity=0.0, newness=0.0)
     scorers = {
-        x: Scorer(sub, sub_cf, content, dataclasses.replace(blank, cf_popularity_exponent=x))
+        x: Scorer(sub, sub_cf, content, dataclasses.replace(blank, cf_popularity_exponent=x), shop)
         for x in exponents
     }
     size = int(np.clip(5_000_000 // max(m, 1), 16, 1000))

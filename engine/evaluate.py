@@ -20,7 +20,7 @@ from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events, load_dataset
 from engine.metrics import aggregate, intra_list_diversity
 from engine.models.content import content_model
-from engine.recommender import Recommender
+from engine.recommender import Recommender, shared_fit, stage_free
 
 
 def split_relevance(
@@ -59,6 +59,10 @@ def evaluate(
     Beside the protocol's metrics: intra_list_diversity (1 - mean pairwise TF-IDF cosine of the
     products in a list, engine.metrics), the stage that ordered the lists ("ranker" / "blend")
     and, for configs with a ranker, its training seconds, size and validation NDCG.
+    Configs that differ only in name, ranker and ranker_must_win share one fit
+    (`stage_free`, `shared_fit`, `Recommender.staged`): their blend and models are the same; their
+    train_seconds is that fit's, named by fit_shared_with. Those that serve the same stage
+    also share the lists (lists_shared_with; same model, same lists).
     configs None = every entry of CONFIGS ("default", "brief", "popularity").
     """
     configs = dict(configs) if configs is not None else dict(CONFIGS)
@@ -77,13 +81,25 @@ def evaluate(
     }
     vectors = content_model(catalog, 200_000).tfidf
     index = {p: i for i, p in enumerate(catalog.product_ids.tolist())}
+    groups: dict[EngineConfig, list[EngineConfig]] = {}
+    for config in configs.values():
+        groups.setdefault(stage_free(config), []).append(config)
+    fits: dict[EngineConfig, tuple[str, Recommender, float]] = {}
+    scored: dict[tuple[EngineConfig, str], tuple[str, list[list[str]], float]] = {}
     for name, config in configs.items():
-        t0 = time.perf_counter()
-        model = Recommender(config).fit(catalog, train)
-        fit_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        lists = model.recommend_batch(users, k, exclude="interacted")
-        score_s = time.perf_counter() - t1
+        key = stage_free(config)
+        if key not in fits:
+            t0 = time.perf_counter()
+            model = Recommender(shared_fit(groups[key])).fit(catalog, train)
+            fits[key] = (name, model, time.perf_counter() - t0)
+        fitted_by, fitted, fit_s = fits[key]
+        model = fitted.staged(config)
+        info = model.info
+        if (key, info.stage) not in scored:
+            t1 = time.perf_counter()
+            lists = model.recommend_batch(users, k, exclude="interacted")
+            scored[key, info.stage] = (name, lists, time.perf_counter() - t1)
+        scored_by, lists, score_s = scored[key, info.stage]
         metrics = aggregate(lists, relevant, k, len(catalog))
         metrics["intra_list_diversity"] = intra_list_diversity(
             [np.array([index[p] for p in ranked[:k]], dtype=np.int64) for ranked in lists], vectors
@@ -91,8 +107,11 @@ def evaluate(
         metrics = {key: round(v, 4) for key, v in metrics.items()}
         metrics["ms_per_user"] = round(1000.0 * score_s / max(len(users), 1), 3)
         metrics["train_seconds"] = round(fit_s, 2)
-        info = model.info
         metrics["stage"] = info.stage
+        if fitted_by != name:
+            metrics["fit_shared_with"] = fitted_by
+        if scored_by != name:
+            metrics["lists_shared_with"] = scored_by
         if config.ranker:
             metrics["ranker_seconds"] = round(info.ranker_seconds, 2)
             metrics["ranker_bytes"] = info.ranker_bytes
@@ -101,8 +120,8 @@ def evaluate(
         result["models"][name] = metrics
         if progress is not None:
             print(
-                f"[evaluate] {name}: ndcg={metrics['ndcg']} fit={fit_s:.1f}s score={score_s:.1f}s "
-                f"blend={model.info.blend}",
+                f"[evaluate] {name}: ndcg={metrics['ndcg']} fit={fit_s:.1f}s "
+                f"({fitted_by}) score={score_s:.1f}s ({scored_by}) blend={info.blend}",
                 file=progress,
                 flush=True,
             )

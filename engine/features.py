@@ -32,6 +32,7 @@ _PRODUCT = ("pop_7d", "pop_30d", "pop_long", "age_days", "newness_60d", "log_pri
 _CUSTOMER = ("recency_days", "active_days", "basket_size", "distinct_products", "usual_log_price")
 _UNKNOWN_CUSTOMER = np.array([3650.0, 0.0, 0.0, 0.0, np.nan], dtype=np.float32)
 MAX_AGE_DAYS = 3650.0
+_CO_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def build_facts(state: TrainingState) -> RankingFacts:
             log_price,
         ]
     ).astype(np.float32)
-    uinv = np.searchsorted(state.user_ids, prep.users)
+    uinv = state.event_customers
     last_age = np.full(n, np.inf)
     np.minimum.at(last_age, uinv, prep.age_days)
     day = np.floor(prep.age_days).astype(np.int64)
@@ -125,6 +126,43 @@ def build_facts(state: TrainingState) -> RankingFacts:
         users_items=binary,
         items_users=binary.T.tocsr(),
     )
+
+
+def co_purchase_counts(
+    last_items: sp.csr_matrix, facts: RankingFacts, cols: np.ndarray
+) -> np.ndarray:
+    """(b x c) float32: ((last_items @ items_users) @ users_items)[u, cols[u, j]] for the b
+    customers' last baskets (last_items, b x m, 0/1) and candidates cols (b x c): per basket
+    product, the customers who touched it and the candidate. Integer counts, exact.
+
+    Two ways, the cheaper for the batch: through the co-occurrence rows of the batch's
+    distinct basket products (work: the events of their customers), or through each
+    customer's co-customer counts dotted with the candidates' customers (work: the candidates'
+    customers; customers in chunks of _CO_CELLS / n dense rows). Baskets of a few products
+    favour the first, baskets of many popular products the second.
+    """
+    b, c = cols.shape
+    iu, ui = facts.items_users, facts.users_items
+    basket = sp.csr_matrix(last_items, dtype=np.float32)
+    products, inverse = np.unique(basket.indices, return_inverse=True)
+    customers = iu[products]
+    via_products = float((customers @ np.diff(ui.indptr).astype(np.float64)).sum())
+    via_candidates = float(np.diff(iu.indptr)[cols].sum()) + b * iu.shape[1]
+    if via_products + b * len(products) <= via_candidates:
+        compact = sp.csr_matrix(
+            (basket.data, inverse.ravel(), basket.indptr), shape=(b, len(products))
+        )
+        return np.take_along_axis((compact @ (customers @ ui)).toarray(), cols, 1)
+    out = np.empty((b, c), dtype=np.float32)
+    step = max(1, _CO_CELLS // max(iu.shape[1], 1))
+    for s in range(0, b, step):
+        e = min(s + step, b)
+        co = (basket[s:e] @ iu).toarray()
+        cand = iu[cols[s:e].ravel()]
+        pair = np.repeat(np.arange(cand.shape[0]), np.diff(cand.indptr))
+        counts = cand.data * co[pair // c, cand.indices]
+        out[s:e] = np.bincount(pair, weights=counts, minlength=cand.shape[0]).reshape(e - s, c)
+    return out
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -177,8 +215,7 @@ def feature_block(
     if last_items is None:
         picked = np.maximum(rows, 0)
         last_items = facts.last_items[picked].multiply((rows >= 0)[:, None]).tocsr()
-    raw = ((last_items @ facts.items_users) @ facts.users_items).toarray()
-    raw_c = take(raw, cols, 1)
+    raw_c = co_purchase_counts(last_items, facts, cols)
     size = np.maximum(np.diff(last_items.indptr), 1)[:, None]
     degree = np.expm1(prod[:, :, 2])
     co = raw_c / (size * np.sqrt(degree + 1.0))

@@ -25,7 +25,7 @@ from engine.config import BlendWeights, EngineConfig
 from engine.features import FEATURE_GROUPS, FEATURES, RankingFacts, build_facts, feature_block
 from engine.metrics import ndcg_at_k
 from engine.models import Profiles, ScoringModel, fit_model
-from engine.scoring import Scorer
+from engine.scoring import Scorer, ShopEvidence, shop_evidence
 from engine.training import TrainingState, build_state, profile_matrix
 
 _ROWS_PER_CHUNK = 1_500_000
@@ -292,7 +292,7 @@ def _window_rows(
     )
 
 
-SubModel = tuple[TrainingState, ScoringModel | None]
+SubModel = tuple[TrainingState, ScoringModel | None, ShopEvidence]
 
 
 def _late(state: TrainingState, days: float) -> tuple[np.ndarray, float] | None:
@@ -309,8 +309,9 @@ def _late(state: TrainingState, days: float) -> tuple[np.ndarray, float] | None:
 
 
 def before_window(state: TrainingState, days: float) -> SubModel | None:
-    """The sub-state of the events before the last `days` (capped as in window_split) and its
-    collaborative model; the blend fitting can share it (same split); None as _late."""
+    """The sub-state of the events before the last `days` (capped as in window_split), its
+    collaborative model and shop evidence; the blend fitting can share it (same split); None
+    as _late."""
     found = _late(state, days)
     if found is None:
         return None
@@ -320,7 +321,7 @@ def before_window(state: TrainingState, days: float) -> SubModel | None:
     split_now = state.now - np.timedelta64(int(days * 86400), "s")
     sub_cfg = dataclasses.replace(state.config, fit_blend=False)
     sub = build_state(sub_cfg, state.catalog, early, split_now, state.product_index)
-    return sub, fit_model(sub_cfg.cf, sub, sub_cfg)
+    return sub, fit_model(sub_cfg.cf, sub, sub_cfg), shop_evidence(sub)
 
 
 def window_split(
@@ -380,10 +381,10 @@ def _window(
     split = window_split(state, days, before)
     if split is None or len(split[2]) < cfg.validation_min_users:
         return None
-    (sub, sub_cf), rel, users = split
+    (sub, sub_cf, shop), rel, users = split
     if len(users) > cfg.ranker_max_users:
         users = np.sort(rng.choice(users, cfg.ranker_max_users, replace=False))
-    scorer = Scorer(sub, sub_cf, content, blend)
+    scorer = Scorer(sub, sub_cf, content, blend, shop)
     return _window_rows(scorer, build_facts(sub), rel, users, cfg.ranker_candidates), sub
 
 
@@ -464,8 +465,9 @@ def fit_ranker(
         validation_ndcg_blend=round(blend_ndcg, 4),
         validation_ndcg_ranker=round(chosen, 4),
         popularity_penalty=penalty,
+        won=chosen > blend_ndcg,
     )
-    if cfg.ranker_must_win and chosen <= blend_ndcg:
+    if cfg.ranker_must_win and not report["won"]:
         report["reason"] = "the ranker did not beat the blend on the last window"
         report["seconds"] = round(time.perf_counter() - t0, 2)
         return None, report

@@ -56,29 +56,37 @@ class CustomerProducts:
     codes: np.ndarray
 
 
-def _evidence(
-    scorer: Scorer, own: CustomerProducts, contribution: np.ndarray | None
-) -> tuple[tuple[Anchor, ...], tuple[tuple[str, int], ...]]:
-    """Anchors and per-type counts of the customer's products with a positive contribution (p,)."""
-    if contribution is None:
-        return (), ()
-    good = np.flatnonzero(contribution > 0)
-    if len(good) == 0:
-        return (), ()
-    items = own.items
-    if len(good) > MAX_ANCHORS:
-        part = np.argpartition(-contribution[good], MAX_ANCHORS - 1)[:MAX_ANCHORS]
-        best = good[part][np.lexsort((items[good[part]], -contribution[good[part]]))]
-    else:
-        best = good[np.lexsort((items[good], -contribution[good]))]
+Evidence = tuple[tuple[Anchor, ...], tuple[tuple[str, int], ...]]
+NO_EVIDENCE: Evidence = ((), ())
+
+
+def evidence(
+    scorer: Scorer, own: CustomerProducts, contributions: np.ndarray | None, targets: int
+) -> list[Evidence]:
+    """Per target, the anchors and per-type counts of the customer's products with a positive
+    contribution: contributions (p x targets, `ScoringModel.contributions`) or None. Anchors:
+    the largest contributions, ties by catalog index; all targets in one sort."""
+    if contributions is None or len(own.items) == 0:
+        return [NO_EVIDENCE] * targets
+    good = contributions > 0
+    items = np.broadcast_to(own.items[:, None], contributions.shape)
+    top = np.lexsort((items, -contributions), axis=0)[:MAX_ANCHORS]
+    shown = np.minimum(good.sum(0), MAX_ANCHORS).tolist()
+    names = [TYPE_NAMES.get(c, "") for c in range(max(TYPE_NAMES) + 1)]
+    counts = good.T.astype(np.int64) @ (own.codes[:, None] == np.arange(len(names)))
     pids = scorer.state.catalog.product_ids
-    anchors = tuple(
-        Anchor(str(pids[items[j]]), TYPE_NAMES[int(own.codes[j])]) for j in best.tolist()
-    )
-    codes, counts = np.unique(own.codes[good], return_counts=True)
-    return anchors, tuple(
-        (TYPE_NAMES[c], n) for c, n in zip(codes.tolist(), counts.tolist(), strict=True)
-    )
+    out: list[Evidence] = []
+    for t, n in enumerate(shown):
+        picked = top[:n, t].tolist()
+        out.append(
+            (
+                tuple(Anchor(str(pids[own.items[j]]), names[own.codes[j]]) for j in picked),
+                tuple((names[c], int(k)) for c, k in enumerate(counts[t].tolist()) if k),
+            )
+            if n
+            else NO_EVIDENCE
+        )
+    return out
 
 
 def reasons_for(
@@ -87,14 +95,13 @@ def reasons_for(
     cf: float,
     content: float,
     boosted: bool,
-    own: CustomerProducts,
-    cf_contribution: np.ndarray | None,
-    content_contribution: np.ndarray | None,
+    cf_evidence: Evidence,
+    content_evidence: Evidence,
 ) -> tuple[Reason, ...]:
     """Reasons for catalog index `item`, strongest first, each explaining >= 1% of its score.
 
-    cf / content: the customer's normalised model scores of the item; *_contribution (p,): the
-    part of the item's model score due to each of the customer's products, or None.
+    cf / content: the customer's normalised model scores of the item; *_evidence: the
+    customer's products behind each (`evidence`).
     """
     bw = scorer.blend
     st = scorer.state
@@ -103,10 +110,10 @@ def reasons_for(
     base = bw.cf * cf + bw.content * content + trend
     total = base * (1.0 + st.config.category_boost) if boosted else base
     if bw.cf * cf > 0 and scorer.cf is not None:
-        anchors, counts = _evidence(scorer, own, cf_contribution)
+        anchors, counts = cf_evidence
         parts.append(Reason(scorer.cf.reason_kind, bw.cf * cf, anchors, counts))
     if bw.content * content > 0 and scorer.content is not None:
-        anchors, counts = _evidence(scorer, own, content_contribution)
+        anchors, counts = content_evidence
         parts.append(Reason(scorer.content.reason_kind, bw.content * content, anchors, counts))
     if trend > 0:
         fresh = bw.newness * scorer.new[item] > bw.popularity * scorer.pop[item]

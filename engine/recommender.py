@@ -26,7 +26,7 @@ from engine.data import Catalog, Events
 from engine.events import PURCHASE, TYPE_CODES
 from engine.models import Profiles, fit_model
 from engine.ranking import Ranker, before_window, fit_ranker
-from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, reasons_for
+from engine.reasons import TRENDING, Anchor, CustomerProducts, Reason, evidence, reasons_for
 from engine.rules import open_cart
 from engine.scoring import Scorer
 from engine.training import (
@@ -68,7 +68,8 @@ class ModelInfo:
     collaborative model itself (e.g. `EASE (λ=278)`, "none" without one). stage: "ranker" when
     the learned second stage orders the lists, else "blend"; ranker_seconds (wall time of its
     training, inside train_seconds), ranker_bytes (its trees), ranker_trees, and the NDCG@10 of
-    the blend's and the ranker's order on the ranker window's held-out customers (0: not run)."""
+    the blend's and the ranker's order on the ranker window's held-out customers (0: not run);
+    ranker_won: the ranker beat the blend there (what `ranker_must_win` asks)."""
 
     users: int
     products: int
@@ -86,6 +87,24 @@ class ModelInfo:
     ranker_trees: int = 0
     validation_ndcg_blend: float = 0.0
     validation_ndcg_ranker: float = 0.0
+    ranker_won: bool = False
+
+
+def stage_free(config: EngineConfig) -> EngineConfig:
+    """`config` without the knobs that only choose the serving stage (name included): configs
+    with equal stage_free share one fit (`shared_fit`, `Recommender.staged`)."""
+    return dataclasses.replace(config, name="", ranker=False, ranker_must_win=True)
+
+
+def shared_fit(configs: Sequence[EngineConfig]) -> EngineConfig:
+    """The one config to fit so that `Recommender.staged` serves each of `configs` (equal
+    stage_free): the same blend and models, and when any has a ranker, its served trees
+    learned whether or not it wins its validation."""
+    base = stage_free(configs[0])
+    if any(stage_free(c) != base for c in configs):
+        raise ValueError("configs that differ beyond their stage cannot share a fit")
+    ranker = any(c.ranker for c in configs)
+    return dataclasses.replace(base, name=configs[0].name, ranker=ranker, ranker_must_win=False)
 
 
 class Recommender:
@@ -139,6 +158,7 @@ class Recommender:
             ranker_trees=ranker.trees.trees if ranker is not None else 0,
             validation_ndcg_blend=float(report.get("validation_ndcg_blend", 0.0)),
             validation_ndcg_ranker=float(report.get("validation_ndcg_ranker", 0.0)),
+            ranker_won=bool(report.get("won", False)),
         )
         self._scorer = scorer
         self._ranker = ranker
@@ -163,6 +183,42 @@ class Recommender:
             raise RuntimeError("Recommender is not fitted")
         return self._info
 
+    def staged(self, config: EngineConfig) -> Recommender:
+        """This fitted model serving as `config`, without refitting: `config` may differ from the
+        fitted one only in name, ranker and ranker_must_win (configs that share the blend, its
+        models and, with a ranker, its trees). The ranker serves when `config.ranker` and, with
+        `ranker_must_win`, it won its validation. A ranker config needs a model fitted with
+        `shared_fit` (the served trees are learned even when the ranker loses)."""
+        fitted = self.config
+        if stage_free(config) != stage_free(fitted):
+            raise ValueError(f"config {config.name!r} needs its own fit, not {fitted.name!r}'s")
+        if config.ranker and (not fitted.ranker or fitted.ranker_must_win):
+            raise ValueError(f"config {config.name!r} needs a fit with shared_fit")
+        info = self.info
+        serve = config.ranker and (not config.ranker_must_win or info.ranker_won)
+        ranker = self.ranker if serve else None
+        out = Recommender(config)
+        out._scorer = self.scorer
+        out._ranker = ranker
+        out._info = dataclasses.replace(
+            info,
+            config=config.name,
+            stage="ranker" if ranker is not None else "blend",
+            ranker_bytes=ranker.trees.nbytes if ranker is not None else 0,
+            ranker_trees=ranker.trees.trees if ranker is not None else 0,
+            **(
+                {}
+                if config.ranker
+                else {
+                    "ranker_seconds": 0.0,
+                    "validation_ndcg_blend": 0.0,
+                    "validation_ndcg_ranker": 0.0,
+                    "ranker_won": False,
+                }
+            ),
+        )
+        return out
+
     def for_serving(self) -> Recommender:
         """A copy holding only what scoring reads: no training events, no kNN neighbour pool,
         no product descriptions or tags (same recommendations, a fraction of the memory)."""
@@ -173,6 +229,7 @@ class Recommender:
             st,
             catalog=dataclasses.replace(st.catalog, descriptions=blank, tags=blank),
             prepared=PreparedEvents.empty(),
+            event_customers=np.zeros(0, dtype=np.int64),
         )
         scorer = object.__new__(Scorer)
         scorer.__dict__.update(
@@ -325,6 +382,8 @@ class Recommender:
                 cf_con = sc.cf.contributions(own.items, profiles.data, picked)
             if sc.content is not None and sc.blend.content:
                 ct_con = sc.content.contributions(own.items, profiles.data, picked)
+        cf_ev = evidence(sc, own, cf_con, len(picked))
+        ct_ev = evidence(sc, own, ct_con, len(picked))
         return [
             Recommendation(
                 product_id=str(st.catalog.product_ids[i]),
@@ -339,9 +398,8 @@ class Recommender:
                     float(cf[0, i]),
                     float(ct[0, i]),
                     bool(boosted[0, i]),
-                    own,
-                    cf_con[:, c] if cf_con is not None else None,
-                    ct_con[:, c] if ct_con is not None else None,
+                    cf_ev[c],
+                    ct_ev[c],
                 ),
             )
             for c, i in enumerate(picked)

@@ -80,20 +80,23 @@ class Picker:
                 return picked
             pool = min(len(finite), pool * 4)
 
-    def select_many(self, scores: np.ndarray, k: int) -> list[np.ndarray]:
-        """select() for every row of scores (b x m), sharing one argpartition; same results."""
+    def select_many(self, scores: np.ndarray, k: int, pool: int | None = None) -> list[np.ndarray]:
+        """select() for every row of scores (b x m), same results: one argpartition of a pool
+        per row (default k * 20 + 50); rows whose pool the category cap exhausts are retried
+        together with a pool four times larger."""
         b, m = scores.shape
-        pool = min(m, k * 20 + 50)
+        pool = min(m, pool or k * 20 + 50)
         if k <= 0 or pool >= m:
-            return [self.select(row, k) for row in scores]
+            return [self.select(row, k, pool) for row in scores]
         part = np.argpartition(-scores, pool - 1, axis=1)[:, :pool]
         vals = np.take_along_axis(scores, part, 1)
         cut = vals.min(axis=1)
         ties = (scores >= cut[:, None]).sum(axis=1)
         out: list[np.ndarray] = []
+        retry: list[int] = []
         for r in range(b):
             if not np.isfinite(cut[r]):
-                out.append(self.select(scores[r], k))
+                out.append(self.select(scores[r], k, pool))
                 continue
             p = part[r]
             if ties[r] == pool:
@@ -106,6 +109,10 @@ class Picker:
                         np.flatnonzero(scores[r] == cut[r]),
                     ]
                 )
-            picked = self._greedy(order, k)
-            out.append(picked if len(picked) == k else self.select(scores[r], k, 4 * pool))
+            out.append(self._greedy(order, k))
+            if len(out[-1]) < k:
+                retry.append(r)
+        if retry:
+            for r, picked in zip(retry, self.select_many(scores[retry], k, 4 * pool), strict=True):
+                out[r] = picked
         return out

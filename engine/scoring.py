@@ -10,6 +10,8 @@ Customers without a profile get the shop-facing trending list (`fallback`, `cold
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,7 +30,7 @@ def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerE
     window). Newer events are left out when anchored: they are no evidence yet (they count once
     some product reaches the minimum again; in a busy shop that is seconds)."""
     prep = state.prepared
-    customers = np.searchsorted(state.user_ids, prep.users)
+    customers = state.event_customers
     items, weights, ages = prep.items, prep.weights / FULL_WEIGHT, prep.age_days
     if anchored:
         cfg = state.config
@@ -43,6 +45,38 @@ def customer_evidence(state: TrainingState, anchored: bool = False) -> CustomerE
             ages[keep] - anchor,
         )
     return CustomerEvidence.count(customers, items, weights, ages, state.config.trend_window_days)
+
+
+@dataclass(frozen=True)
+class ShopEvidence:
+    """What a Scorer reads of a state's events whatever its blend weights: customer-window
+    counts (`customer_evidence`), supported (m,) bool (>= trend_min_customers distinct customers
+    within trend_support_days) and fallback (m,) float32 (`trending_rate`, top scaled to 1).
+    Scorers of one state with different weights share it (blend fitting, the ranker windows)."""
+
+    counted: CustomerEvidence
+    supported: np.ndarray
+    fallback: np.ndarray
+
+
+def shop_evidence(state: TrainingState) -> ShopEvidence:
+    """The ShopEvidence of `state`."""
+    cfg = state.config
+    m = len(state.catalog)
+    counted = customer_evidence(state)
+    rate = trending_rate(
+        customer_evidence(state, anchored=True),
+        m,
+        cfg.trend_min_customers,
+        cfg.trend_prior_half_life_days,
+        cfg.trend_support_days,
+    )
+    top = rate.max() if m else 0.0
+    return ShopEvidence(
+        counted=counted,
+        supported=counted.supported(m, cfg.trend_min_customers, cfg.trend_support_days),
+        fallback=(rate / top if top > 0 else rate).astype(np.float32),
+    )
 
 
 def row_normalise(x: np.ndarray) -> np.ndarray:
@@ -70,7 +104,8 @@ class Scorer:
     (m,) float32: the shop-facing trending score (`trending_rate` scaled to a top of 1; 0 = not
     trending: too few distinct customers), also the list of customers without a profile;
     trend_part (m,): w_pop * pop + w_new * new; trend_vector (m,)
-    float32: trend_part plus a tiny share of fallback that breaks ties. Read-only.
+    float32: trend_part plus a tiny share of fallback that breaks ties. Read-only. evidence:
+    shop_evidence(state) when already computed.
     """
 
     def __init__(
@@ -79,6 +114,7 @@ class Scorer:
         cf: ScoringModel | None,
         content: ScoringModel | None,
         blend: BlendWeights,
+        evidence: ShopEvidence | None = None,
     ) -> None:
         self.state = state
         self.blend = blend
@@ -88,24 +124,15 @@ class Scorer:
                 self.cf = cf.with_popularity_exponent(blend.cf_popularity_exponent)
         self.content = content
         m = len(state.catalog)
-        cfg = state.config
-        evidence = customer_evidence(state)
-        supported = evidence.supported(m, cfg.trend_min_customers, cfg.trend_support_days)
-        self.pop = evidence.popularity(blend.popularity_half_life_days, m, supported)
+        shop = evidence if evidence is not None else shop_evidence(state)
+        supported = shop.supported
+        self.pop = shop.counted.popularity(blend.popularity_half_life_days, m, supported)
         self.new = (
             newness(state.first_seen_age, blend.newness_half_life_days) * supported
             if blend.newness
             else np.zeros(m)
         )
-        rate = trending_rate(
-            customer_evidence(state, anchored=True),
-            m,
-            cfg.trend_min_customers,
-            cfg.trend_prior_half_life_days,
-            cfg.trend_support_days,
-        )
-        top = rate.max() if m else 0.0
-        self.fallback = (rate / top if top > 0 else rate).astype(np.float32)
+        self.fallback = shop.fallback
         self.trend_part = blend.popularity * self.pop + blend.newness * self.new
         self.trend_vector = (self.trend_part + 1e-6 * self.fallback).astype(np.float32)
         self.picker = Picker(state.category_codes, state.config.max_per_category)

@@ -134,15 +134,15 @@ class TrainingState:
     category_onehot: sp.csr_matrix
     first_seen_age: np.ndarray
     prepared: PreparedEvents
+    event_customers: np.ndarray
     now: np.datetime64
 
     def gram_input(self) -> sp.csr_matrix:
         """(n x m) sqrt(min(decayed weight / purchase weight, 1)) for item-item Gram matrices,
         decayed with the config's gram half-life."""
         prep = self.prepared
-        uinv = np.searchsorted(self.user_ids, prep.users)
         g = csr(
-            uinv,
+            self.event_customers,
             prep.items,
             prep.weights / FULL_WEIGHT * decay(prep.age_days, self.config.gram_half_life_days),
             self.strengths.shape,
@@ -207,5 +207,6 @@ def build_state(
         category_onehot=onehot,
         first_seen_age=first_seen,
         prepared=prep,
+        event_customers=uinv.astype(np.int64),
         now=now,
     )

@@ -10,11 +10,12 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from engine import artifacts
 from engine.config import CONFIGS, EngineConfig
 from engine.data import Catalog, Events
-from engine.features import FEATURES
+from engine.features import FEATURES, co_purchase_counts
 from engine.metrics import ndcg_at_k
 from engine.ranking import (
     TreeEnsemble,
@@ -24,7 +25,7 @@ from engine.ranking import (
     fit_ranker,
     window_split,
 )
-from engine.recommender import Recommender
+from engine.recommender import Recommender, shared_fit
 from engine.training import build_state, prepare_events
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -100,7 +101,7 @@ def test_labels_come_only_from_the_window_before_the_cutoff(
     state = build_state(RANKED, cat, prepare_events(ev, index, cutoff, None), cutoff, index)
     split = window_split(state, 21.0)
     assert split is not None
-    (sub, _), rel, _ = split
+    (sub, _, _), rel, _ = split
     start = cutoff - np.timedelta64(21 * 86400, "s")
     assert sub.now == start
     late = (ev.timestamps >= start) & (ev.timestamps < cutoff)
@@ -208,3 +209,45 @@ def test_ranker_that_loses_is_switched_off(shop: tuple[Catalog, Events]) -> None
     won = info.validation_ndcg_ranker > info.validation_ndcg_blend
     assert (model.ranker is not None) == won
     assert info.stage == ("ranker" if won else "blend")
+
+
+def test_staged_models_recommend_as_their_own_fits(
+    ranked: Recommender, shop: tuple[Catalog, Events]
+) -> None:
+    """evaluate fits default, default-blend and ranked once (shared_fit) and serves each stage
+    (Recommender.staged): the lists must be those of each config's own fit."""
+    must_win = dataclasses.replace(RANKED, name="must-win", ranker_must_win=True)
+    blend = dataclasses.replace(RANKED, name="blend", ranker=False)
+    shared = Recommender(shared_fit([must_win, blend, RANKED])).fit(*shop)
+    users = [*np.unique(shop[1].user_ids)[:40].tolist(), "stranger"]
+    for config in (must_win, blend, RANKED):
+        own = Recommender(config).fit(*shop)
+        staged = shared.staged(config)
+        assert staged.info.stage == own.info.stage and staged.info.config == config.name
+        assert staged.recommend_batch(users, k=10) == own.recommend_batch(users, k=10)
+    with pytest.raises(ValueError, match="its own fit"):
+        shared.staged(dataclasses.replace(RANKED, ranker_rounds=3))
+    with pytest.raises(ValueError, match="shared_fit"):
+        Recommender(blend).fit(*shop).staged(RANKED)
+
+
+def test_co_purchase_counts_equal_the_co_occurrence_product(ranked: Recommender) -> None:
+    facts = ranked.ranker.facts if ranked.ranker is not None else None
+    assert facts is not None
+    m = facts.users_items.shape[1]
+    rng = np.random.default_rng(3)
+    degree = np.diff(facts.items_users.indptr)
+    rare = np.flatnonzero(degree == degree[degree > 0].min())[:5]
+    small = sp.csr_matrix(
+        (np.ones(len(rare), np.float32), (np.arange(len(rare)), rare)), shape=(len(rare), m)
+    )
+    popular = np.argsort(-np.diff(facts.items_users.indptr))[:40]
+    large = sp.csr_matrix(
+        (np.ones(3 * 40, np.float32), (np.repeat([0, 1, 2], 40), np.tile(popular, 3))), shape=(3, m)
+    )
+    for basket in (small, large):  # the cheaper way is through the products, then candidates
+        cols = np.stack([rng.choice(m, 30, replace=False) for _ in range(basket.shape[0])])
+        full = ((basket @ facts.items_users) @ facts.users_items).toarray()
+        assert np.array_equal(
+            co_purchase_counts(basket, facts, cols), np.take_along_axis(full, cols, 1)
+        )

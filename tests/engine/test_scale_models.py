@@ -82,6 +82,22 @@ def test_select_many_equals_select_under_ties() -> None:
         assert picked.tolist() == picker.select(row, 10).tolist()
 
 
+def test_select_many_equals_select_when_the_cap_exhausts_the_pool() -> None:
+    """Rows whose best products crowd into a few categories need pools beyond the first one
+    (retried together, twice here: 250 -> 1,000 -> 4,000 of 5,000 products)."""
+    rng = np.random.default_rng(4)
+    m = 5000
+    codes = np.where(np.arange(m) < 3000, np.arange(m) % 3, 3 + np.arange(m) % 500)
+    picker = Picker(codes, 2)
+    scores = rng.random((12, m)).astype(np.float32)
+    scores[:8, :3000] += 1.0  # three categories hold the top 3,000 products
+    scores[4:8, 3000:4500] = np.float32(0.0)
+    scores[2, 4000:] = -np.inf
+    many = picker.select_many(scores, 10)
+    for row, picked in zip(scores, many, strict=True):
+        assert len(picked) == 10 and picked.tolist() == picker.select(row, 10).tolist()
+
+
 def test_content_sparse_and_dense_paths_agree() -> None:
     cat = catalog()
     model = content_model(cat, 1000)

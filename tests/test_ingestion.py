@@ -143,23 +143,32 @@ async def test_identical_events_without_keys_are_each_stored(ingest: GraphQLClie
     assert len(await stored_events(ingest, token)) == 6
 
 
+async def create_product(client: GraphQLClient, admin: str, name: str) -> str:
+    """The id of a new product named `name` with a random SKU."""
+    created = await client.data(
+        "mutation($sku: String!, $name: String!) { createProduct(input: {sku: $sku, "
+        "name: $name, price: 1}) { product { id } } }",
+        {"sku": f"SKU-{uuid.uuid4().hex[:8]}", "name": name},
+        token=admin,
+    )
+    return created["createProduct"]["product"]["id"]
+
+
+async def archive_product(client: GraphQLClient, admin: str, product: str) -> None:
+    await client.data(
+        "mutation($id: ID!) { deleteProduct(id: $id) { product { id } } }", {"id": product}, admin
+    )
+
+
 async def test_a_retried_event_of_a_product_archived_since_reports_the_stored_event(
     ingest: GraphQLClient,
 ) -> None:
     token, _ = await ingest.register("archived-retry")
     admin = await ingest.admin_token()
-    created = await ingest.data(
-        'mutation($sku: String!) { createProduct(input: {sku: $sku, name: "Soon gone", '
-        "price: 1}) { product { id } } }",
-        {"sku": f"SOON-{uuid.uuid4().hex[:8]}"},
-        token=admin,
-    )
-    product = created["createProduct"]["product"]["id"]
+    product = await create_product(ingest, admin, "Soon gone")
     events = [batch_event(product, "before-archive")]
     first = (await ingest.data(BATCH, {"events": events}, token))["recordInteractions"]
-    await ingest.data(
-        "mutation($id: ID!) { deleteProduct(id: $id) { product { id } } }", {"id": product}, admin
-    )
+    await archive_product(ingest, admin, product)
     retried = (await ingest.data(BATCH, {"events": events}, token))["recordInteractions"]
     assert retried["errors"] == [] and retried["stored"] == 0
     assert [(item["new"], item["interaction"]["id"]) for item in retried["results"]] == [
@@ -189,16 +198,8 @@ async def test_bad_events_are_refused_one_by_one_and_the_rest_is_stored(
     token, _ = await ingest.register("bad")
     products = await product_ids(ingest, 5)
     admin = await ingest.admin_token()
-    created = await ingest.data(
-        'mutation($sku: String!) { createProduct(input: {sku: $sku, name: "Gone", price: 1}) '
-        "{ product { id } } }",
-        {"sku": f"ARCH-{uuid.uuid4().hex[:8]}"},
-        token=admin,
-    )
-    archived = created["createProduct"]["product"]["id"]
-    await ingest.data(
-        "mutation($id: ID!) { deleteProduct(id: $id) { product { id } } }", {"id": archived}, admin
-    )
+    archived = await create_product(ingest, admin, "Gone")
+    await archive_product(ingest, admin, archived)
     now = datetime.now(UTC)
     events = [
         batch_event(products[0], "ok-0"),
